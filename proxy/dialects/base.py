@@ -1,0 +1,101 @@
+"""The contract between a wire-format dialect and whatever guards its text.
+
+A dialect knows one wire format (OpenAI chat, Anthropic Messages, ...): where the
+model's output text sits in each event, how a filtered answer ends, what an error
+looks like.  It knows nothing about matching: it hands every piece of output text
+to a ``TextFilter`` and writes back only what the filter releases.  No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+JsonObject = dict[str, Any]
+
+
+class DialectError(Exception):
+    """Upstream data that the dialect cannot make sense of (bad JSON, wrong shape)."""
+
+
+class TextFilter(Protocol):
+    """Decides, per output text stream, which text may reach the client.
+
+    A *stream key* names one independent text stream of a response: a choice
+    (``"0"``), a content block (``"block/1"``), a Responses output item, a tool
+    call's arguments (``"0/tool/2"``).  Keys are chosen by the dialect; each new
+    key starts a fresh matcher session.
+    """
+
+    def push(self, key: str, text: str) -> str:
+        """Feed the next output text of ``key``; return the text now safe to send.
+
+        The return value may be shorter than ``text`` (held back), longer
+        (earlier held text released), or rewritten (redacted).  Once
+        ``blocked(key)`` is true, further pushes return ``""``.
+        """
+        ...
+
+    def close(self, key: str) -> str:
+        """End of stream ``key``: settle all held text and return what may be sent."""
+        ...
+
+    def blocked(self, key: str) -> bool:
+        """True once a blocking finding ended stream ``key``."""
+        ...
+
+    def released(self, key: str) -> str:
+        """All text sent so far on ``key`` (for fields that repeat the full text)."""
+        ...
+
+    def report(self) -> JsonObject | None:
+        """The ``copyguard`` object to attach to the response, or None if nothing to say."""
+        ...
+
+
+class StreamRewriter(Protocol):
+    """Rewrites one streamed response, upstream bytes in, client bytes out."""
+
+    @property
+    def finished(self) -> bool:
+        """True once the client's response is complete (e.g. blocked): stop reading upstream."""
+        ...
+
+    def feed(self, data: bytes) -> bytes:
+        """Take the next upstream bytes (split anywhere); return bytes for the client."""
+        ...
+
+    def flush(self) -> bytes:
+        """Upstream ended: settle every stream and return the last bytes for the client."""
+        ...
+
+    def fail(self, message: str) -> bytes:
+        """The stream broke (upstream fault, timeout): settle and end in the format's error shape."""
+        ...
+
+
+class Dialect(Protocol):
+    """One wire format: request inspection, response rewriting, error shapes."""
+
+    name: str
+    paths: tuple[str, ...]
+    stream_media_type: str
+
+    def wants_stream(self, request: Mapping[str, Any]) -> bool:
+        """Whether the client asked for a streamed response."""
+        ...
+
+    def stream_rewriter(self, guard: TextFilter, request: Mapping[str, Any]) -> StreamRewriter:
+        """A rewriter for one streamed response to ``request``."""
+        ...
+
+    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
+        """Rewrite a complete (non-streamed) JSON response; return ``body`` itself if unchanged.
+
+        Raises ``DialectError`` if the body is not the format's JSON.
+        """
+        ...
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """A complete JSON error body in the format's own shape."""
+        ...
