@@ -1,0 +1,148 @@
+"""Server-sent events: an incremental decoder and an encoder (WHATWG rules, bytes in and out).
+
+The decoder keeps each event's exact bytes (``SseEvent.raw``) so that a proxy can forward
+untouched events byte for byte; concatenating the ``raw`` of every event returns the input,
+except for trailing whitespace at the end of the stream.  Blank lines that end no event
+(extra separators) and a leading BOM are kept in the ``raw`` of the next event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from proxy.dialects.base import DialectError
+
+_BOM = b"\xef\xbb\xbf"
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(slots=True)
+class SseEvent:
+    """One dispatched event (or a comment-only block such as a keep-alive)."""
+
+    raw: bytes
+    event: str | None
+    data: str | None
+    id: str | None = None
+    retry: int | None = None
+
+
+class SseDecoder:
+    """Turns a byte stream split anywhere into ``SseEvent``s; ``feed()`` then ``flush()``."""
+
+    def __init__(self, max_event_bytes: int = 1 << 20) -> None:
+        self._max = max_event_bytes
+        self._pending = bytearray()  # an incomplete line (or a final "\r" that may precede "\n")
+        self._at_start = True  # a BOM may still come
+        self._bom = False  # the next line starts with the stream's BOM
+        self._reset_event()
+
+    def _reset_event(self) -> None:
+        self._raw: list[bytes] = []
+        self._size = 0
+        self._fields = False  # any non-blank line (field or comment) seen in this event
+        self._event: str | None = None
+        self._data: list[str] | None = None
+        self._id: str | None = None
+        self._retry: int | None = None
+
+    def feed(self, data: bytes) -> list[SseEvent]:
+        """Take the next bytes; return the events they complete."""
+        if not data:
+            return []
+        held_cr = self._pending.endswith(b"\r")
+        self._pending += data
+        if self._at_start:
+            if len(self._pending) < len(_BOM) and _BOM.startswith(self._pending):
+                return []
+            self._at_start = False
+            self._bom = self._pending.startswith(_BOM)
+        if not held_cr and b"\n" not in data and b"\r" not in data:
+            self._check_size(len(self._pending))
+            return []
+        buf = bytes(self._pending)
+        if buf.endswith(b"\r"):  # maybe the first half of "\r\n": decide on the next feed
+            events = self._lines(buf[:-1])
+            self._pending += b"\r"
+            self._check_size(len(self._pending))
+            return events
+        return self._lines(buf)
+
+    def flush(self) -> list[SseEvent]:
+        """End of stream: return the last events; raise if it stopped inside an event."""
+        if self._at_start:
+            self._bom = self._pending.startswith(_BOM)
+        events = self._lines(bytes(self._pending))
+        leftover = b"".join(self._raw) + bytes(self._pending)
+        self._pending.clear()
+        self._reset_event()
+        self._at_start, self._bom = True, False
+        if leftover.removeprefix(_BOM).strip():
+            raise DialectError("stream ended inside an event")
+        return events
+
+    def _check_size(self, pending: int) -> None:
+        if self._size + pending > self._max:
+            raise DialectError(f"server-sent event larger than {self._max} bytes")
+
+    def _lines(self, buf: bytes) -> list[SseEvent]:
+        events: list[SseEvent] = []
+        lines = buf.splitlines(keepends=True)
+        self._pending.clear()
+        if lines and not lines[-1].endswith((b"\n", b"\r")):
+            self._pending += lines.pop()
+        for line in lines:
+            self._raw.append(line)
+            self._size += len(line)
+            self._check_size(0)
+            content = line.rstrip(b"\r\n")
+            if self._bom:
+                self._bom = False
+                content = content.removeprefix(_BOM)
+            if content:
+                self._field(content)
+            elif self._fields:
+                events.append(self._dispatch())
+        self._check_size(len(self._pending))
+        return events
+
+    def _field(self, line: bytes) -> None:
+        self._fields = True
+        if line[0] == 0x3A:  # ":" comment
+            return
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
+            value = value[1:]
+        try:
+            field, text = name.decode(), value.decode()
+        except UnicodeDecodeError as exc:
+            raise DialectError(f"server-sent event is not valid UTF-8: {exc}") from None
+        if field == "data":
+            if self._data is None:
+                self._data = [text]
+            else:
+                self._data.append(text)
+        elif field == "event":
+            self._event = text
+        elif field == "id":
+            if "\0" not in text:
+                self._id = text
+        elif field == "retry" and text.isascii() and text.isdigit():
+            self._retry = int(text)
+
+    def _dispatch(self) -> SseEvent:
+        data = None if self._data is None else "\n".join(self._data)
+        event = SseEvent(b"".join(self._raw), self._event, data, self._id, self._retry)
+        self._reset_event()
+        return event
+
+
+def encode_sse(data: str | bytes, event: str | None = None) -> bytes:
+    """Encode one event: an optional ``event:`` line, one ``data:`` line per line of data."""
+    text = data.decode() if isinstance(data, bytes) else data
+    head = f"event: {event}\n" if event is not None else ""
+    if "\n" not in text and "\r" not in text:
+        return f"{head}data: {text}\n\n".encode()
+    body = "".join(f"data: {line}\n" for line in _NEWLINES.split(text))
+    return f"{head}{body}\n".encode()
