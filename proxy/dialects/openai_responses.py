@@ -1,0 +1,90 @@
+"""The OpenAI Responses API (``POST /v1/responses``).
+
+Stream keys: ``"{output_index}/{content_index}"`` for output_text and refusal parts,
+``"{output_index}/reasoning/{summary_index}"`` for reasoning summaries,
+``"{output_index}/reasoning/text/{content_index}"`` for reasoning text, and
+``"{output_index}/args"`` for function (and custom tool) call arguments.  A blocked text
+makes the response ``incomplete`` with ``incomplete_details.reason == "content_filter"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from proxy.dialects.base import DialectError, TextFilter
+from proxy.dialects.openai_responses_items import item_texts, output_text
+from proxy.dialects.openai_responses_stream import ResponsesStreamRewriter
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    413: "request_too_large",
+    502: "upstream_error",
+    504: "upstream_error",
+}
+
+
+class OpenAIResponses:
+    """The Responses API dialect: streamed events and complete response objects."""
+
+    name = "openai-responses"
+    paths = ("/v1/responses",)
+    stream_media_type = "text/event-stream"
+
+    def wants_stream(self, request: Mapping[str, Any]) -> bool:
+        stream = request.get("stream", False)
+        if stream is not None and not isinstance(stream, bool):
+            raise DialectError("'stream' must be a boolean")
+        return bool(stream)
+
+    def stream_rewriter(
+        self, guard: TextFilter, request: Mapping[str, Any]
+    ) -> ResponsesStreamRewriter:
+        return ResponsesStreamRewriter(guard)
+
+    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
+        try:
+            response = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise DialectError(f"response body is not JSON: {exc}") from None
+        if not isinstance(response, dict):
+            raise DialectError("response body is not a JSON object")
+        output = response.get("output")
+        if not isinstance(output, list):
+            return body  # not a response object (e.g. an error): nothing to guard
+        changed = blocked = False
+        for o, item in enumerate(output):
+            if not isinstance(item, dict):
+                continue
+            for kind, i, holder in list(item_texts(item)):
+                text = holder.get(kind.field)
+                if not isinstance(text, str) or not text:
+                    continue
+                key = kind.key(o, i)
+                safe = guard.push(key, text) + guard.close(key)
+                if safe != text:
+                    holder[kind.field] = safe
+                    if holder.get("logprobs"):
+                        holder["logprobs"] = []
+                    changed = True
+                if guard.blocked(key):
+                    item["status"] = "incomplete"
+                    blocked = True
+        if blocked:
+            response["status"] = "incomplete"
+            response["incomplete_details"] = {"reason": "content_filter"}
+        if changed and isinstance(response.get("output_text"), str):
+            response["output_text"] = output_text(output)
+        if (report := guard.report()) is not None:
+            response["copyguard"] = report
+        elif not changed and not blocked:
+            return body
+        return orjson.dumps(response)
+
+    def error_body(self, status: int, message: str) -> bytes:
+        kind = _ERROR_TYPES.get(status, "api_error")
+        return orjson.dumps(
+            {"error": {"message": message, "type": kind, "param": None, "code": None}}
+        )
