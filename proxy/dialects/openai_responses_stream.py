@@ -128,7 +128,9 @@ class ResponsesStreamRewriter:
         if not isinstance(obj, dict):
             raise DialectError("a Responses event is not a JSON object")
         self._named = ev.event is not None
-        etype = obj.get("type", "")
+        etype = obj.get("type")
+        if not isinstance(etype, str):
+            raise DialectError("a Responses event without a string 'type'")
         if (kind := BY_DELTA.get(etype)) is not None:
             changed = self._delta(kind, obj, ev, out)
         elif (kind := BY_DONE.get(etype)) is not None:

@@ -99,6 +99,24 @@ class Upstream:
         self._item(item, stream)
         return self
 
+    def reasoning_text(self, chunks: list[str]) -> Upstream:
+        item: JsonObject = {"id": f"rs_{len(self.output)}", "type": "reasoning", "summary": []}
+        full = "".join(chunks)
+
+        def stream(o: int, item_id: str) -> None:
+            at = {"item_id": item_id, "output_index": o, "content_index": 0}
+            part = {"type": "reasoning_text", "text": ""}
+            self.add("response.content_part.added", **at, part=part)
+            for chunk in chunks:
+                self.add("response.reasoning_text.delta", **at, delta=chunk)
+            self.add("response.reasoning_text.done", **at, text=full)
+            part = {**part, "text": full}
+            self.add("response.content_part.done", **at, part=part)
+            item["content"] = [part]
+
+        self._item(item, stream)
+        return self
+
     def function_call(self, chunks: list[str]) -> Upstream:
         item = {"id": f"fc_{len(self.output)}", "type": "function_call", "status": "in_progress",
                 "arguments": "", "call_id": "call_1", "name": "lookup"}  # fmt: skip
@@ -141,6 +159,7 @@ SCENARIOS: dict[str, Callable[[], Upstream]] = {
     "reasoning": lambda: (
         Upstream().reasoning(["Think about", " the secret", " code."]).message(["It is", " fine."])
     ),
+    "reasoning_text": lambda: Upstream().reasoning_text(["So", " the secret", " is"]),
     "function_call": lambda: Upstream().function_call(ARGS),
     "two_messages": lambda: Upstream().message(["First", " part."]).message(TEXT),
     "refusal": lambda: Upstream().message(["I can't share", " the secret code."], refusal=True),
@@ -261,6 +280,7 @@ def test_logprobs_only_for_unchanged_text() -> None:
         ("message", 2, 0),
         ("message", 99, 0),  # the block only shows when the stream is closed
         ("reasoning", 2, 0),
+        ("reasoning_text", 2, 0),
         ("function_call", 2, 0),
         ("function_call", 99, 0),
         ("two_messages", 2, 1),
@@ -317,9 +337,10 @@ def test_inserted_events_follow_the_upstream_event_lines(named: bool) -> None:
 def test_stream_keys() -> None:
     """Each text stream gets its own key: parts, reasoning summaries and call arguments."""
     upstream = Upstream().reasoning(["Hmm."]).message(["Hi."]).function_call(["{}"])
+    upstream.reasoning_text(["Hm."]).message(["No."], refusal=True)
     guard = ScriptedFilter()
     run(guard, upstream.bytes(), chunks=[])
-    assert set(guard.streams) == {"0/reasoning/0", "1/0", "2/args"}
+    assert set(guard.streams) == {"0/reasoning/0", "1/0", "2/args", "3/reasoning/text/0", "4/0"}
     assert {key for op, key, _ in guard.events if op == "close"} == set(guard.streams)
 
 
@@ -356,6 +377,7 @@ def test_fail_releases_held_text_and_ends_with_an_error() -> None:
     [
         b"event: response.created\ndata: {not json\n\n",
         b"data: [1, 2]\n\n",
+        b'data: {"type": ["response.created"]}\n\n',
         b'data: {"type": "response.output_text.delta", "output_index": 0, "delta": "x"}\n\n',
         b'data: {"type": "response.output_text.delta", "output_index": 0, "content_index": 0}\n\n',
         b'data: {"type": "response.output_item.done", "output_index": 0}\n\n',
