@@ -1,0 +1,319 @@
+"""What the OpenAI chat and legacy completions formats share: choices streamed as SSE.
+
+``OpenAIStream`` runs the stream: it decodes SSE, pushes every text field of every choice
+through the guard, settles a choice's streams before its finish chunk, ends a blocked choice
+with ``finish_reason: "content_filter"`` and holds logprob entries until their text is out.
+Subclasses only say where the text sits in a choice and how to build a choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from proxy.dialects._logprobs import LogprobBook
+from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
+
+_HEAD = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    413: "request_too_large",
+    502: "upstream_error",
+    504: "upstream_error",
+}
+DONE = b"data: [DONE]\n\n"
+
+
+@dataclass(slots=True)
+class Slot:
+    """One output text field: ``holder[name]`` is the text of stream ``key``."""
+
+    key: str
+    kind: str  # what the dialect needs to rebuild the field in a synthetic chunk
+    holder: Mapping[str, Any]
+    name: str
+    mirror: str | None = None  # a second field that repeats the same text
+    original: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.original = self.holder[self.name]
+
+    def get(self) -> str:
+        text: str = self.holder[self.name]
+        return text
+
+    def set(self, text: str) -> None:
+        holder: Any = self.holder
+        holder[self.name] = text
+        if self.mirror is not None:
+            holder[self.mirror] = text
+
+
+@dataclass(slots=True)
+class _Choice:
+    kinds: dict[str, str] = field(default_factory=dict)  # stream key -> kind, first seen first
+    ended: bool = False
+    blocked: bool = False
+
+
+def wants_stream(request: Mapping[str, Any]) -> bool:
+    """``request["stream"]`` as a bool; anything but a bool or null is a client error."""
+    stream = request.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise DialectError('"stream" must be a boolean')
+    return bool(stream)
+
+
+def load_object(body: bytes | str) -> JsonObject:
+    """Parse a JSON object or raise ``DialectError``."""
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise DialectError(f"invalid JSON from upstream: {exc}") from None
+    if not isinstance(obj, dict):
+        raise DialectError("upstream JSON is not an object")
+    return obj
+
+
+def error_body(status: int, message: str) -> bytes:
+    """An OpenAI error object."""
+    kind = _ERROR_TYPES.get(status, "api_error")
+    return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
+
+
+class OpenAIStream:
+    """A ``StreamRewriter`` for streams of ``{"choices": [...]}`` chunks."""
+
+    def __init__(self, guard: TextFilter, request: Mapping[str, Any], track_logprobs: bool) -> None:
+        self._guard = guard
+        self._sse = SseDecoder()
+        self._choices: dict[int, _Choice] = {}
+        n = request.get("n")
+        self._expected = n if isinstance(n, int) and n > 1 else 1
+        self._book: LogprobBook[Any] | None = LogprobBook() if track_logprobs else None
+        self._head: JsonObject = {}
+        self._finished = False
+        self._done = False
+
+    # -- what subclasses say about their format --
+    def slots(self, i: int, choice: JsonObject) -> list[Slot]:
+        """The text fields of a streamed choice."""
+        raise NotImplementedError
+
+    def logprobs_in(
+        self, i: int, choice: JsonObject, slots: list[Slot]
+    ) -> dict[str, tuple[list[Any], list[str]]]:
+        """Logprob entries of a choice by stream key, with the token of each entry."""
+        raise NotImplementedError
+
+    def logprobs_out(self, i: int, choice: JsonObject, released: dict[str, list[Any]]) -> bool:
+        """Put the released entries into ``choice``; return whether it changed."""
+        raise NotImplementedError
+
+    def text_choice(self, i: int, texts: dict[str, tuple[str, str]]) -> JsonObject:
+        """A choice carrying ``texts`` (key -> (kind, text)) and no finish reason."""
+        raise NotImplementedError
+
+    def stop_choice(self, i: int) -> JsonObject:
+        """A choice that ends ``i`` with ``finish_reason: "content_filter"``."""
+        raise NotImplementedError
+
+    # -- StreamRewriter --
+    @property
+    def finished(self) -> bool:
+        """True once the client's response is complete."""
+        return self._finished
+
+    def feed(self, data: bytes) -> bytes:
+        """Rewrite the events completed by ``data``."""
+        return b"" if self._finished else self._events(self._sse.feed(data))
+
+    def flush(self) -> bytes:
+        """Upstream ended: rewrite the last events and settle every open choice."""
+        if self._finished:
+            return b""
+        out = self._events(self._sse.flush())
+        return out if self._finished or self._done else out + self._settle_all()
+
+    def fail(self, message: str) -> bytes:
+        """Settle what is safe, then an error event and ``[DONE]``."""
+        if self._finished:
+            return b""
+        out = self._settle_all(done=False) if not self._done else b""
+        error = {"error": {"message": message, "type": "upstream_error", "code": None}}
+        self._finished = True
+        return out + encode_sse(orjson.dumps(error)) + DONE
+
+    # -- the work --
+    def _events(self, events: list[SseEvent]) -> bytes:
+        out = []
+        for event in events:
+            out.append(self._event(event))
+            if self._finished:
+                break
+        return b"".join(out)
+
+    def _event(self, event: SseEvent) -> bytes:
+        if event.data is None or event.event not in (None, "message") or self._done:
+            return event.raw
+        if event.data.strip() == "[DONE]":
+            self._done = True
+            return self._settle_all() + event.raw
+        obj = load_object(event.data)
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            return event.raw
+        self._head = {k: obj[k] for k in _HEAD if k in obj}
+        pre: list[JsonObject] = []
+        post: list[JsonObject] = []
+        kept: list[Any] = []
+        changed = False
+        for choice in choices:
+            i = choice.get("index") if isinstance(choice, dict) else None
+            if not isinstance(i, int):
+                raise DialectError("streamed choice without an index")
+            state = self._choices.setdefault(i, _Choice())
+            if state.blocked:
+                changed = True  # drop whatever upstream still sends for a blocked choice
+                continue
+            if state.ended:
+                changed |= self._after_end(i, choice)
+            else:
+                changed |= self._choice(i, choice, state, pre, post)
+            kept.append(choice)
+        out = b"".join(self._chunk([c]) for c in pre)
+        if choices and not kept and obj.get("usage") is None:
+            return out + self._chunk(post) + self._maybe_done()
+        report = self._guard.report()
+        usage = not choices and obj.get("usage") is not None
+        if report is not None and (usage or any(c.get("finish_reason") for c in kept)):
+            obj["copyguard"] = report
+            changed = True
+        if changed:
+            obj["choices"] = kept
+            out += encode_sse(orjson.dumps(obj), event.event)
+        else:
+            out += event.raw
+        return out + self._chunk(post) + self._maybe_done()
+
+    def _choice(
+        self, i: int, choice: JsonObject, state: _Choice, pre: list[JsonObject], post: list[Any]
+    ) -> bool:
+        guard, changed = self._guard, False
+        slots = self.slots(i, choice)
+        placed: dict[str, Slot] = {}
+        for slot in slots:
+            text = slot.original
+            if state.blocked:
+                out = ""
+            else:
+                state.kinds.setdefault(slot.key, slot.kind)
+                out = guard.push(slot.key, text)
+                state.blocked = guard.blocked(slot.key)
+            if out != text:
+                slot.set(out)
+                changed = True
+            placed[slot.key] = slot
+        finish = choice.get("finish_reason")
+        if state.blocked:
+            state.ended = True
+            post.append(self.stop_choice(i))
+            if finish is not None:
+                choice["finish_reason"] = None
+                changed = True
+        elif finish is not None:
+            state.ended = True
+            later: dict[str, tuple[str, str]] = {}
+            for key, text in self._close(state).items():
+                if key in placed:
+                    placed[key].set(placed[key].get() + text)
+                    changed = True
+                else:
+                    later[key] = (state.kinds[key], text)
+            if later:
+                pre.append(self.text_choice(i, later))
+            if state.blocked:
+                choice["finish_reason"] = "content_filter"
+                changed = True
+        if self._book is None:  # not asked for: never let entries through unchecked
+            if choice.get("logprobs") is not None:
+                choice["logprobs"] = None
+                changed = True
+            return changed
+        entries = self.logprobs_in(i, choice, slots)
+        for key in placed.keys() | entries.keys():
+            lp, tokens = entries.get(key, ([], []))
+            self._book.add(key, placed[key].original if key in placed else "", lp, tokens)
+        released = self._release(state, entries.keys())
+        return self.logprobs_out(i, choice, released) or changed
+
+    def _after_end(self, i: int, choice: JsonObject) -> bool:
+        """A chunk for a choice that already finished (e.g. trailing usage or filter results)."""
+        changed = False
+        for slot in self.slots(i, choice):
+            if slot.original:  # text after the finish chunk: its streams are closed
+                slot.set("")
+                changed = True
+        if any(entries for entries, _ in self.logprobs_in(i, choice, []).values()):
+            choice["logprobs"] = None
+            changed = True
+        return changed
+
+    def _close(self, state: _Choice) -> dict[str, str]:
+        texts: dict[str, str] = {}
+        for key in state.kinds:
+            text = self._guard.close(key)
+            if text:
+                texts[key] = text
+            state.blocked = state.blocked or self._guard.blocked(key)
+        return texts
+
+    def _release(self, state: _Choice, extra: Iterable[str] = ()) -> dict[str, list[Any]]:
+        assert self._book is not None
+        book, guard = self._book, self._guard
+        released = {key: book.take(key, guard.released(key)) for key in state.kinds}
+        for key in extra:
+            if key not in released:  # entries of a key with no text yet
+                released[key] = book.take(key, "")
+        if state.ended:
+            for key in released:
+                book.drop(key)
+        return released
+
+    def _settle_all(self, done: bool = True) -> bytes:
+        out = []
+        for i, state in self._choices.items():
+            if state.ended:
+                continue
+            state.ended = True
+            texts = {k: (state.kinds[k], t) for k, t in self._close(state).items()}
+            if texts or self._book is not None:
+                choice = self.text_choice(i, texts)
+                lp = self._book is not None and self.logprobs_out(i, choice, self._release(state))
+                if texts or lp:
+                    out.append(self._chunk([choice]))
+            if state.blocked:
+                out.append(self._chunk([self.stop_choice(i)]))
+        return b"".join(out) + (self._maybe_done() if done else b"")
+
+    def _chunk(self, choices: list[JsonObject]) -> bytes:
+        if not choices:
+            return b""
+        obj: JsonObject = {**self._head, "choices": choices}
+        report = self._guard.report()
+        if report is not None and any(c.get("finish_reason") for c in choices):
+            obj["copyguard"] = report
+        return encode_sse(orjson.dumps(obj))
+
+    def _maybe_done(self) -> bytes:
+        states = self._choices.values()
+        if self._done or self._finished or len(states) < self._expected:
+            return b""
+        if all(s.ended for s in states) and any(s.blocked for s in states):
+            self._finished = True
+            return DONE
+        return b""

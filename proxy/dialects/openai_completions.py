@@ -1,0 +1,123 @@
+"""OpenAI legacy Completions (``POST /v1/completions``), streamed and not.
+
+Stream key of choice ``i``: ``"i"`` (its ``text``).  Logprobs are four parallel lists
+(``tokens``, ``token_logprobs``, ``top_logprobs``, ``text_offset``); one entry is one
+position across them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from proxy.dialects._logprobs import keep_logprobs
+from proxy.dialects._openai import OpenAIStream, Slot, error_body, load_object, wants_stream
+from proxy.dialects.base import DialectError, JsonObject, TextFilter
+
+_LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
+Entry = tuple[Any, ...]
+
+
+def _entries(choice: Mapping[str, Any]) -> tuple[list[Entry], list[str]] | None:
+    """The logprob positions of a choice (one tuple across the parallel lists), and tokens."""
+    lp = choice.get("logprobs")
+    if not isinstance(lp, dict) or not isinstance(lp.get("tokens"), list):
+        return None
+    tokens: list[Any] = lp["tokens"]
+    columns = [lp.get(f) if isinstance(lp.get(f), list) else None for f in _LISTS]
+    rows = [
+        tuple(col[k] if col is not None and k < len(col) else None for col in columns)
+        for k in range(len(tokens))
+    ]
+    return rows, [t if isinstance(t, str) else "" for t in tokens]
+
+
+def _set_entries(choice: JsonObject, rows: list[Entry]) -> None:
+    lp = choice.get("logprobs")
+    lp = dict(lp) if isinstance(lp, dict) else {}
+    for n, f in enumerate(_LISTS):
+        if f in lp or rows or choice.get("logprobs") is None:
+            lp[f] = [row[n] for row in rows]
+    choice["logprobs"] = lp
+
+
+class _CompletionsStream(OpenAIStream):
+    def slots(self, i: int, choice: JsonObject) -> list[Slot]:
+        return [Slot(f"{i}", "text", choice, "text")] if isinstance(choice.get("text"), str) else []
+
+    def logprobs_in(
+        self, i: int, choice: JsonObject, slots: list[Slot]
+    ) -> dict[str, tuple[list[Any], list[str]]]:
+        found = _entries(choice)
+        return {} if found is None else {f"{i}": found}
+
+    def logprobs_out(self, i: int, choice: JsonObject, released: dict[str, list[Any]]) -> bool:
+        rows = released.get(f"{i}", [])
+        found = _entries(choice)
+        if found is None and not rows:
+            return False
+        if found is not None and found[0] == rows:
+            return False
+        _set_entries(choice, rows)
+        return True
+
+    def text_choice(self, i: int, texts: dict[str, tuple[str, str]]) -> JsonObject:
+        text = "".join(t for _, t in texts.values())
+        return {"index": i, "text": text, "logprobs": None, "finish_reason": None}
+
+    def stop_choice(self, i: int) -> JsonObject:
+        return {"index": i, "text": "", "logprobs": None, "finish_reason": "content_filter"}
+
+
+class OpenAICompletions:
+    """The legacy Completions dialect."""
+
+    name = "openai-completions"
+    paths: tuple[str, ...] = ("/v1/completions",)
+    stream_media_type = "text/event-stream"
+
+    def wants_stream(self, request: Mapping[str, Any]) -> bool:
+        """Whether ``"stream": true`` was asked for."""
+        return wants_stream(request)
+
+    def stream_rewriter(self, guard: TextFilter, request: Mapping[str, Any]) -> _CompletionsStream:
+        """A rewriter for one ``text_completion`` stream."""
+        track = request.get("logprobs") is not None  # logprobs=0 still returns the chosen token
+        return _CompletionsStream(guard, request, track_logprobs=track)
+
+    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
+        """Filter every choice of a ``text_completion`` object."""
+        obj = load_object(body)
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            return body
+        changed = False
+        for pos, choice in enumerate(choices):
+            if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
+                raise DialectError("completion choice without text")
+            key = f"{choice.get('index', pos)}"
+            text: str = choice["text"]
+            out = guard.push(key, text) + guard.close(key)
+            if out != text:
+                choice["text"] = out
+                changed = True
+            if guard.blocked(key):
+                choice["finish_reason"] = "content_filter"
+                changed = True
+            found = _entries(choice)
+            if found is not None:
+                kept = keep_logprobs(text, out, found[0], found[1])
+                if len(kept) != len(found[0]):
+                    _set_entries(choice, kept)
+                    changed = True
+        report = guard.report()
+        if report is not None:
+            obj["copyguard"] = report
+            changed = True
+        return orjson.dumps(obj) if changed else body
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """``{"error": {...}}`` as OpenAI sends it."""
+        return error_body(status, message)
