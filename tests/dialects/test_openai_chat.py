@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from proxy.dialects.base import DialectError, StreamRewriter
@@ -154,6 +156,23 @@ def test_block_ends_stream_without_leaking() -> None:
     assert last["copyguard"] == {"findings": [{"stream": "0", "action": "block"}]}
     assert out.endswith(DONE)
     validate(out)
+
+
+BLOCKED = b"".join([KEEPALIVE, *text_stream(SECRET, lp=True), USAGE, DONE])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(BLOCKED)), max_size=20))
+def test_any_split_gives_the_same_bytes(cuts: list[int]) -> None:
+    """However upstream bytes are split, the client receives the same bytes."""
+
+    def rewrite(parts: list[bytes]) -> bytes:
+        guard = ScriptedFilter(block="secret", hold=6)
+        return drive(OpenAIChat().stream_rewriter(guard, {"logprobs": True}), parts)
+
+    points = [0, *sorted(cuts), len(BLOCKED)]
+    parts = [BLOCKED[a:b] for a, b in zip(points, points[1:], strict=False)]
+    assert rewrite(parts) == rewrite([BLOCKED])
 
 
 def test_redaction_rewrites_text_and_trims_logprobs() -> None:
