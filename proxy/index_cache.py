@@ -1,0 +1,106 @@
+"""Keep compiled matchers on disk, keyed by the rules' content hash.
+
+Compiling the gutenberg catalogue takes seconds; loading it back takes a fraction of
+that.  A cache entry is a directory written under a temporary name and renamed into
+place, so a crashed writer or a second worker never leaves a half entry behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import platform
+import shutil
+import tempfile
+from array import array
+from pathlib import Path
+
+import ahocorasick
+import structlog
+
+from proxy.matching.catalogue import Catalogue
+from proxy.matching.index import FORMAT_VERSION, MatchIndex
+
+log = structlog.get_logger("copyguard.cache")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "copyguard"
+
+
+def cache_key(catalogue: Catalogue) -> str:
+    parts = (
+        catalogue.content_hash,
+        str(FORMAT_VERSION),
+        ahocorasick.__version__ if hasattr(ahocorasick, "__version__") else "",
+        platform.python_version(),
+        repr(sorted((k, v) for k, v in catalogue.policy.collections.items())),
+        repr(catalogue.policy.default),
+    )
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def load_or_build(catalogue: Catalogue, cache_dir: Path | None) -> tuple[MatchIndex, bool]:
+    """The compiled index for ``catalogue`` and whether it came from the cache."""
+    if cache_dir is None:
+        return MatchIndex.build(catalogue), False
+    entry = cache_dir / cache_key(catalogue)
+    if entry.is_dir():
+        try:
+            return _load(entry), True
+        except Exception as e:  # a corrupt or foreign entry is rebuilt, never fatal
+            log.warning("cache_entry_unreadable", path=str(entry), error=repr(e))
+            shutil.rmtree(entry, ignore_errors=True)
+    index = MatchIndex.build(catalogue)
+    try:
+        _save(index, entry)
+    except OSError as e:
+        log.warning("cache_write_failed", path=str(entry), error=repr(e))
+    return index, False
+
+
+def _save(index: MatchIndex, entry: Path) -> None:
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
+    try:
+        index.automaton.save(str(tmp / "automaton.bin"))
+        (tmp / "source.bin").write_bytes(index.source.tobytes())
+        meta = {
+            "vocab": sorted(index.vocab, key=index.vocab.__getitem__),
+            "work_starts": index.work_starts.tobytes(),
+            "works": index.works,
+            "multi": index.multi,
+            "window": index.window,
+            "stride": index.stride,
+            "allow": index.allow,
+            "content_hash": index.content_hash,
+        }
+        (tmp / "meta.pickle").write_bytes(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, entry)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not entry.is_dir():
+            raise
+
+
+def _load(entry: Path) -> MatchIndex:
+    meta = pickle.loads((entry / "meta.pickle").read_bytes())
+    source = array("I")
+    source.frombytes((entry / "source.bin").read_bytes())
+    starts = array("I")
+    starts.frombytes(meta["work_starts"])
+    automaton = ahocorasick.load(str(entry / "automaton.bin"), pickle.loads)
+    return MatchIndex(
+        vocab={w: i for i, w in enumerate(meta["vocab"], start=1)},
+        source=source,
+        work_starts=starts,
+        works=meta["works"],
+        automaton=automaton,
+        multi=meta["multi"],
+        window=meta["window"],
+        stride=meta["stride"],
+        allow=meta["allow"],
+        content_hash=meta["content_hash"],
+    )

@@ -1,0 +1,194 @@
+"""The compiled form of a catalogue: word ids, the source word sequence and the automaton.
+
+Every normalised word of the catalogue gets an integer id (most frequent first) and a
+fixed-width code of ``digits`` characters.  The automaton holds *windows*: the codes of
+``window`` consecutive words, taken at every ``stride``-th position of each work.  A
+protected run of ``window + stride - 1`` words always contains one whole window, so
+loading every ``stride``-th window keeps the guarantee while cutting memory by
+``stride``; the exact span is recovered by extending along ``source``, the catalogue's
+word ids end to end (0 between works).  Codes of two characters keep every trie node's
+fan-out small: pyahocorasick looks children up by linear scan.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+from proxy.matching.catalogue import Catalogue, Rule, Work
+from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
+
+#: Bumped whenever the compiled layout changes, so stale caches are never loaded.
+FORMAT_VERSION = 1
+_CODE_BASE = 0x100
+_MAX_POSTINGS = 256
+_WORD_CACHE_LIMIT = 200_000
+
+
+def window_and_stride(min_words: int) -> tuple[int, int]:
+    """Window length k and stride s with k + s - 1 == min_words (s * k smallest memory)."""
+    window = max(1, (min_words + 1) // 2)
+    return window, min_words - window + 1
+
+
+@dataclass(frozen=True, slots=True)
+class WorkInfo:
+    """What a finding reports about its work (the text itself is not kept)."""
+
+    id: str
+    title: str
+    collection: str
+    rule: Rule
+
+
+class MatchIndex:
+    """Read-only after construction; shared by every ``MatchSession``."""
+
+    def __init__(
+        self,
+        *,
+        vocab: dict[str, int],
+        source: array[int],
+        work_starts: array[int],
+        works: tuple[WorkInfo, ...],
+        automaton: ahocorasick.Automaton,
+        multi: list[tuple[int, ...]],
+        window: int,
+        stride: int,
+        allow: tuple[str, ...],
+        content_hash: str,
+    ) -> None:
+        self.vocab = vocab
+        self.source = source
+        self.work_starts = work_starts
+        self.works = works
+        self.automaton = automaton
+        self.multi = multi
+        self.window = window
+        self.stride = stride
+        self.allow = allow
+        self.content_hash = content_hash
+        self.digits, self.codes = _code_table(len(vocab) + 1)
+        self._word_cache: dict[str, tuple[int, ...]] = {}
+
+    @classmethod
+    def build(cls, catalogue: Catalogue) -> MatchIndex:
+        """Compile a catalogue (pure CPU work; run it off the event loop)."""
+        policy = catalogue.policy
+        kept = [w for w in catalogue.works if w.id not in policy.allow_works]
+        tokenised = [[norm for norm, _, _ in words(w.text)] for w in kept]
+        counts = Counter(t for toks in tokenised for t in toks if t)
+        vocab = {word: i for i, (word, _) in enumerate(counts.most_common(), start=1)}
+        window, stride = window_and_stride(policy.min_words)
+        digits, codes = _code_table(len(vocab) + 1)
+
+        source = array("I", [0])
+        work_starts = array("I")
+        postings: dict[str, list[int]] = {}
+        for toks in tokenised:
+            start = len(source)
+            work_starts.append(start)
+            ids = [vocab.get(t, 0) for t in toks]
+            source.extend(ids)
+            source.append(0)
+            for p in range(0, len(ids) - window + 1, stride):
+                chunk = ids[p : p + window]
+                if 0 not in chunk:
+                    postings.setdefault("".join([codes[i] for i in chunk]), []).append(start + p)
+
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        multi: list[tuple[int, ...]] = []
+        for key, where in postings.items():
+            if len(where) == 1:
+                automaton.add_word(key, where[0] << 1)
+            else:
+                automaton.add_word(key, (len(multi) << 1) | 1)
+                multi.append(tuple(where[:_MAX_POSTINGS]))
+        infos = tuple(
+            WorkInfo(w.id, w.display_title, w.collection, policy.rule(w.collection)) for w in kept
+        )
+        index = cls(
+            vocab=vocab,
+            source=source,
+            work_starts=work_starts,
+            works=infos,
+            automaton=automaton,
+            multi=multi,
+            window=window,
+            stride=stride,
+            allow=(),
+            content_hash=catalogue.content_hash,
+        )
+        index.allow = tuple(index.encode(index.ids_of(p)) for p in policy.allow_phrases)
+        return index
+
+    # -- words -------------------------------------------------------------------------
+
+    def word_ids(self, raw: str) -> tuple[int, ...]:
+        """Ids of one raw output word (0 for words no protected work contains)."""
+        cached = self._word_cache.get(raw)
+        if cached is None:
+            if len(raw) > MAX_WORD_CHARS:
+                cached = (0,)
+            else:
+                cached = tuple(self.vocab.get(w, 0) for w in fold(raw))
+            if len(self._word_cache) >= _WORD_CACHE_LIMIT:
+                self._word_cache.clear()
+            self._word_cache[raw] = cached
+        return cached
+
+    def ids_of(self, text: str) -> list[int]:
+        return [self.vocab.get(norm, 0) for norm, _, _ in words(text)]
+
+    def encode(self, ids: Iterable[int]) -> str:
+        return "".join([self.codes[i] for i in ids])
+
+    # -- source ------------------------------------------------------------------------
+
+    def postings(self, key: str) -> tuple[int, ...]:
+        """Start positions in ``source`` of the loaded window ``key``."""
+        value: int = self.automaton.get(key)
+        return (value >> 1,) if value & 1 == 0 else self.multi[value >> 1]
+
+    def work_index(self, pos: int) -> int:
+        return bisect.bisect_right(self.work_starts, pos) - 1
+
+    def allowed(self, first: int, last: int) -> bool:
+        """Whether source words [first, last] lie within an allow-listed phrase."""
+        if not self.allow:
+            return False
+        needle = self.encode(self.source[first : last + 1])
+        for phrase in self.allow:
+            at = phrase.find(needle)
+            while at >= 0:
+                if at % self.digits == 0:
+                    return True
+                at = phrase.find(needle, at + 1)
+        return False
+
+    @property
+    def word_count(self) -> int:
+        return len(self.source) - len(self.works) - 1
+
+
+def _code_table(size: int) -> tuple[int, list[str]]:
+    """Fixed-width codes for ids 0..size-1; id 0 (unknown word) gets "", which matches nothing."""
+    digits = 2 if size <= 256 * 256 else 3
+    base = max(2, math.ceil(size ** (1 / digits)))
+    codes = [""]
+    for i in range(1, size):
+        chars = []
+        for _ in range(digits):
+            i, rem = divmod(i, base)
+            chars.append(chr(_CODE_BASE + rem))
+        codes.append("".join(reversed(chars)))
+    return digits, codes
+
+
+__all__ = ["FORMAT_VERSION", "MatchIndex", "Work", "WorkInfo", "window_and_stride"]

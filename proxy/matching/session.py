@@ -1,0 +1,263 @@
+"""Incremental matching of one output text stream, with the holdback answer.
+
+Feed output text in pieces of any size; after each ``feed`` the session says up to
+which original offset the text is *safe*: it can no longer become part of a finding.
+Text is unsafe while it is (a) a word that may still grow, (b) the live partial
+match: the longest suffix of the output that is a prefix of some loaded window, or
+(c) part of a run aligned with a protected work that has not ended yet.
+
+Guarantee: a caller that releases only text before ``safe_until`` never releases
+``min_words`` consecutive words of a protected run.  A run of ``min_words`` words
+contains a whole loaded window starting within its first ``stride`` words; from that
+window's first word on, everything is held, so fewer than ``stride`` words of the run
+can have been released before the window completes and the run is found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.matching.catalogue import Action
+from proxy.matching.index import MatchIndex
+from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE
+
+# Ids of recent output words are kept this far behind the live partial match (for the
+# backward extension of a new alignment), plus slack so trimming is amortised.
+_TRIM_SLACK = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A maximal run of output words that reproduces one protected work."""
+
+    work: str
+    title: str
+    collection: str
+    action: Action
+    start: int  # output character offsets, [start, end)
+    end: int
+    words: int
+    source_start: int  # word offsets in the work, [source_start, source_end)
+    source_end: int
+
+
+class _Run:
+    """Output words aligned, one for one, with consecutive source words."""
+
+    __slots__ = ("end", "first", "g", "g0", "last", "start")
+
+    def __init__(self, g0: int, g: int, first: int, last: int, start: int, end: int) -> None:
+        self.g0, self.g = g0, g  # source positions of the first and last aligned word
+        self.first, self.last = first, last  # output word numbers
+        self.start, self.end = start, end  # output character offsets
+
+
+class MatchSession:
+    """Matcher state for one output text stream (one choice, one content block, ...)."""
+
+    def __init__(self, index: MatchIndex) -> None:
+        self._index = index
+        self._pending = ""  # the last, possibly unfinished word
+        self._pending_start = 0
+        self._fed = 0
+        self._overlong = False  # inside a word too long to be protected
+        self._n = 0  # words seen
+        self._base = 0  # word number of _ids[0]
+        self._ids: list[int] = []
+        self._codes: list[str] = []
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._live = 0  # first word of the live partial match (== _n: none)
+        self._runs: list[_Run] = []
+        self._waiting: list[tuple[_Run, int]] = []  # finished runs that count, by work
+        self._active_hits = 0
+
+    # -- public --------------------------------------------------------------------------
+
+    @property
+    def fed(self) -> int:
+        """Characters fed so far."""
+        return self._fed
+
+    @property
+    def safe_until(self) -> int:
+        """Original offset before which no text can become part of a finding."""
+        safe = self._pending_start if self._pending else self._fed
+        if self._live < self._n:
+            safe = min(safe, self._starts[self._live - self._base])
+        for run in self._runs:
+            safe = min(safe, run.start)
+        for run, _ in self._waiting:
+            safe = min(safe, run.start)
+        return safe
+
+    def feed(self, text: str) -> list[Finding]:
+        """Take the next piece of output; return the findings settled by it."""
+        if not text:
+            return []
+        start = self._fed
+        self._fed += len(text)
+        if self._overlong:
+            m = CONTINUATION_RE.match(text)
+            if m is None or m.end() == len(text):
+                return self._settle()
+            self._overlong = False
+            cut = m.end()
+            text, start = text[cut:], start + cut
+        buf = self._pending + text
+        origin = start - len(self._pending)
+        self._pending = ""
+        size = len(buf)
+        for m in WORD_RE.finditer(buf):
+            s, e = m.span()
+            if e == size or (size - e < 8 and TAIL_RE.fullmatch(buf, e, partial=True)):
+                if e - s > MAX_WORD_CHARS:
+                    self._add_word((0,), origin + s, origin + e)
+                    self._overlong = True
+                else:
+                    self._pending, self._pending_start = buf[s:], origin + s
+                break
+            if e - s > MAX_WORD_CHARS:
+                self._add_word((0,), origin + s, origin + e)
+            else:
+                self._add_word(self._index.word_ids(m.group()), origin + s, origin + e)
+        return self._settle()
+
+    def flush(self) -> list[Finding]:
+        """End of stream: settle everything; afterwards all text is safe."""
+        if self._pending:
+            origin = self._pending_start
+            for m in WORD_RE.finditer(self._pending):
+                s, e = m.span()
+                raw = m.group()
+                ids = (0,) if e - s > MAX_WORD_CHARS else self._index.word_ids(raw)
+                self._add_word(ids, origin + s, origin + e)
+            self._pending = ""
+        self._overlong = False
+        for run in self._runs:
+            self._finish(run)
+        self._runs = []
+        self._live = self._n
+        return self._settle(final=True)
+
+    def open_findings(self) -> list[Finding]:
+        """Runs already long enough to be findings that may still grow (for early blocking)."""
+        out = [self._finding(run, work) for run, work in self._waiting]
+        for run in self._runs:
+            work = self._index.work_index(run.g0)
+            if run.last - run.first + 1 >= self._index.works[work].rule.min_words:
+                out.append(self._finding(run, work))
+        return out
+
+    # -- words ---------------------------------------------------------------------------
+
+    def _add_word(self, ids: tuple[int, ...], start: int, end: int) -> None:
+        index = self._index
+        for wid in ids:
+            n = self._n
+            if self._runs:
+                source = index.source
+                kept = []
+                for run in self._runs:
+                    if wid and source[run.g + 1] == wid:
+                        run.g += 1
+                        run.last, run.end = n, end
+                        kept.append(run)
+                    else:
+                        self._finish(run)
+                self._runs = kept
+            self._ids.append(wid)
+            self._codes.append(index.codes[wid])
+            self._starts.append(start)
+            self._ends.append(end)
+            self._n = n + 1
+            if not wid:
+                self._live = n + 1
+                continue
+            match = index.automaton.match
+            j, base = self._live, self._base
+            key = ""
+            while j <= n:
+                key = "".join(self._codes[j - base :])
+                if match(key):
+                    break
+                j += 1
+            self._live = j
+            if n - j + 1 == index.window:
+                self._hit(key, j, n)
+        if self._live - self._base > index.stride + 2 * _TRIM_SLACK:
+            self._trim()
+
+    def _hit(self, key: str, first: int, last: int) -> None:
+        """A whole loaded window ends at output word ``last``: align it with its sources."""
+        index, base = self._index, self._base
+        source, ids = index.source, self._ids
+        for q in index.postings(key):
+            g = q + index.window - 1
+            if any(run.g == g for run in self._runs):
+                continue  # the same alignment, already followed
+            i, p = first - 1, q - 1
+            while i >= base and source[p] and source[p] == ids[i - base]:
+                i -= 1
+                p -= 1
+            self._runs.append(
+                _Run(p + 1, g, i + 1, last, self._starts[i + 1 - base], self._ends[last - base])
+            )
+
+    def _trim(self) -> None:
+        drop = self._live - self._base - self._index.stride - _TRIM_SLACK
+        if drop > 0:
+            del self._ids[:drop], self._codes[:drop], self._starts[:drop], self._ends[:drop]
+            self._base += drop
+
+    # -- findings ------------------------------------------------------------------------
+
+    def _finish(self, run: _Run) -> None:
+        """A run ended; keep it if it is long enough, merged with its work's neighbours."""
+        index = self._index
+        work = index.work_index(run.g0)
+        if run.last - run.first + 1 < index.works[work].rule.min_words:
+            return
+        if index.allowed(run.g0, run.g):
+            return
+        for k, (other, other_work) in enumerate(self._waiting):
+            if other_work == work and other.first <= run.last + 1 and run.first <= other.last + 1:
+                longest = run if run.last - run.first >= other.last - other.first else other
+                merged = _Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0)
+                merged.last, merged.start = max(run.last, other.last), min(run.start, other.start)
+                merged.end = max(run.end, other.end)
+                self._waiting[k] = (merged, work)
+                return
+        self._waiting.append((run, work))
+
+    def _settle(self, final: bool = False) -> list[Finding]:
+        """Hand out waiting findings that no later run can touch any more."""
+        if not self._waiting:
+            return []
+        horizon = self._live - self._index.stride
+        for run in self._runs:
+            horizon = min(horizon, run.first)
+        out, keep = [], []
+        for run, work in self._waiting:
+            if final or run.last + 1 < horizon:
+                out.append(self._finding(run, work))
+            else:
+                keep.append((run, work))
+        self._waiting = keep
+        out.sort(key=lambda f: f.start)
+        return out
+
+    def _finding(self, run: _Run, work: int) -> Finding:
+        info = self._index.works[work]
+        origin = self._index.work_starts[work]
+        return Finding(
+            work=info.id,
+            title=info.title,
+            collection=info.collection,
+            action=info.rule.action,
+            start=run.start,
+            end=run.end,
+            words=run.last - run.first + 1,
+            source_start=run.g0 - origin,
+            source_end=run.g - origin + 1,
+        )

@@ -1,0 +1,192 @@
+"""Read a rules folder: works from ``*.txt`` and ``*.jsonl`` files, policy from ``policy.toml``.
+
+Every mistake is reported as ``RulesError("path:line: what is wrong")``; nothing
+half-loaded is ever returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from proxy.matching.catalogue import DEFAULT_REPLACEMENT, Action, Catalogue, Policy, Rule, Work
+from proxy.matching.normalize import WORD_RE
+
+POLICY_FILE = "policy.toml"
+_RULE_KEYS = {"min_words", "action", "replacement"}
+_TOP_KEYS = _RULE_KEYS | {"collections", "allow"}
+_ALLOW_KEYS = {"phrases", "works"}
+_META_KEYS = ("title", "owner", "license")
+
+
+class RulesError(Exception):
+    """A rules folder that cannot be loaded; the message names the file and line."""
+
+
+def load_rules(root: Path) -> Catalogue:
+    """Load and validate a rules folder."""
+    if not root.is_dir():
+        raise RulesError(f"{root}: not a directory")
+    digest = hashlib.sha256()
+    works: list[Work] = []
+    seen: dict[str, str] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and _visible(p, root)):
+        rel = path.relative_to(root).as_posix()
+        if path.suffix not in (".txt", ".jsonl"):
+            continue
+        data = path.read_bytes()
+        digest.update(f"{rel}\0{len(data)}\0".encode())
+        digest.update(data)
+        found = (
+            _read_txt(path, rel, data) if path.suffix == ".txt" else _read_jsonl(path, rel, data)
+        )
+        for lineno, work in found:
+            if work.id in seen:
+                raise RulesError(
+                    f"{path}:{lineno}: work id {work.id!r} already used in {seen[work.id]}"
+                )
+            seen[work.id] = str(path)
+            works.append(work)
+    if not works:
+        raise RulesError(f"{root}: no works (*.txt or *.jsonl files)")
+    policy_path = root / POLICY_FILE
+    policy = Policy()
+    if policy_path.is_file():
+        raw = policy_path.read_bytes()
+        digest.update(b"policy\0" + raw)
+        policy = _read_policy(policy_path, raw, {w.collection for w in works}, set(seen))
+    return Catalogue(tuple(works), policy, digest.hexdigest())
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise RulesError(f"{path}:{line}: invalid UTF-8 (byte {e.start})") from None
+
+
+def _collection(rel: str) -> str:
+    parts = rel.split("/")
+    return parts[0] if len(parts) > 1 else rel.rsplit(".", 1)[0] if rel.endswith(".jsonl") else ""
+
+
+def _read_txt(path: Path, rel: str, data: bytes) -> list[tuple[int, Work]]:
+    text = _decode(path, data).removeprefix("\ufeff")
+    meta: dict[str, str] = {}
+    body_line = 1
+    lines = text.split("\n")
+    if lines and lines[0].strip() == "---":
+        for i, line in enumerate(lines[1:], start=2):
+            if line.strip() == "---":
+                text, body_line = "\n".join(lines[i:]), i + 1
+                break
+            key, sep, value = line.partition(":")
+            if not sep or key.strip() not in _META_KEYS:
+                raise RulesError(f"{path}:{i}: front matter takes 'title', 'owner', 'license'")
+            meta[key.strip()] = value.strip()
+        else:
+            raise RulesError(f"{path}:1: front matter opened with '---' is never closed")
+    if WORD_RE.search(text) is None:
+        raise RulesError(f"{path}:{body_line}: empty work (no words)")
+    work = Work(id=rel[: -len(".txt")], text=text, collection=_collection(rel), **meta)
+    return [(1, work)]
+
+
+def _read_jsonl(path: Path, rel: str, data: bytes) -> list[tuple[int, Work]]:
+    out: list[tuple[int, Work]] = []
+    collection = _collection(rel)
+    for lineno, line in enumerate(_decode(path, data).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise RulesError(f"{path}:{lineno}: bad JSON ({e})") from None
+        if not isinstance(obj, dict):
+            raise RulesError(f"{path}:{lineno}: expected a JSON object with 'id' and 'text'")
+        wid, text = obj.get("id"), obj.get("text")
+        if not isinstance(wid, str) or not wid:
+            raise RulesError(f"{path}:{lineno}: 'id' must be a non-empty string")
+        if not isinstance(text, str) or WORD_RE.search(text) is None:
+            raise RulesError(f"{path}:{lineno}: empty work {wid!r} ('text' has no words)")
+        meta = {k: obj[k] for k in _META_KEYS if isinstance(obj.get(k), str)}
+        out.append((lineno, Work(id=wid, text=text, collection=collection, **meta)))
+    return out
+
+
+def _line_of(raw: str, key: str) -> int:
+    for i, line in enumerate(raw.split("\n"), start=1):
+        if line.strip().startswith(key):
+            return i
+    return 1
+
+
+def _read_policy(path: Path, data: bytes, collections: set[str], work_ids: set[str]) -> Policy:
+    raw = _decode(path, data)
+    try:
+        doc = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as e:
+        raise RulesError(f"{path}: {e}") from None
+
+    def fail(key: str, why: str) -> RulesError:
+        return RulesError(f"{path}:{_line_of(raw, key.rsplit('.', 1)[-1])}: {why}")
+
+    for key in doc:
+        if key not in _TOP_KEYS:
+            raise fail(key, f"unknown key {key!r} (known: {', '.join(sorted(_TOP_KEYS))})")
+    default = _rule(doc, Rule(), "", fail)
+    overrides: dict[str, Rule] = {}
+    for name, table in _table(doc, "collections", fail).items():
+        if not isinstance(table, dict):
+            raise fail(name, f"[collections.{name}] must be a table")
+        if name not in collections:
+            raise fail(name, f"collection {name!r} matches no sub-folder or .jsonl file")
+        for key in table:
+            if key not in _RULE_KEYS:
+                raise fail(key, f"unknown key {key!r} in [collections.{name}]")
+        overrides[name] = _rule(table, default, f"collections.{name}.", fail)
+    allow = _table(doc, "allow", fail)
+    for key in allow:
+        if key not in _ALLOW_KEYS:
+            raise fail(key, f"unknown key {key!r} in [allow] (known: phrases, works)")
+    phrases, allowed = allow.get("phrases", []), allow.get("works", [])
+    for name, value in (("phrases", phrases), ("works", allowed)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(name, f"allow.{name} must be a list of strings")
+    for wid in allowed:
+        if wid not in work_ids:
+            raise fail(wid, f"allow.works names unknown work {wid!r}")
+    return Policy(default, overrides, tuple(phrases), frozenset(allowed))
+
+
+def _table(doc: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        raise fail(key, f"{key!r} must be a table")
+    return value
+
+
+def _rule(table: dict[str, Any], base: Rule, prefix: str, fail: Any) -> Rule:
+    min_words = table.get("min_words", base.min_words)
+    if not isinstance(min_words, int) or isinstance(min_words, bool) or not 1 <= min_words <= 1000:
+        raise fail(f"{prefix}min_words", "min_words must be a whole number from 1 to 1000")
+    action = table.get("action", base.action)
+    if action not in {a.value for a in Action}:
+        raise fail(f"{prefix}action", f"action must be one of {', '.join(a.value for a in Action)}")
+    replacement = table.get("replacement", base.replacement or DEFAULT_REPLACEMENT)
+    if not isinstance(replacement, str):
+        raise fail(f"{prefix}replacement", "replacement must be a string")
+    try:
+        replacement.format(title="", work="", collection="")
+    except (KeyError, IndexError, ValueError) as e:
+        raise fail(f"{prefix}replacement", f"replacement template: {e!r}") from None
+    return Rule(min_words, Action(action), replacement)

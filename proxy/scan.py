@@ -1,0 +1,69 @@
+"""``copyguard scan``: audit finished text (e.g. logged model outputs) offline."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from proxy.matching.index import MatchIndex
+from proxy.matching.session import Finding, MatchSession
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "work": f.work,
+        "title": f.title,
+        "collection": f.collection,
+        "action": f.action.value,
+        "start": f.start,
+        "end": f.end,
+        "words": f.words,
+        "source_start": f.source_start,
+        "source_end": f.source_end,
+    }
+
+
+def scan_text(index: MatchIndex, text: str) -> list[Finding]:
+    session = MatchSession(index)
+    return session.feed(text) + session.flush()
+
+
+def _inputs(names: list[str], jsonl: bool) -> Iterator[tuple[Any, str | None, str | None]]:
+    """(id, text, error) per input: one per file, or one per line with --jsonl."""
+    for name in names or ["-"]:
+        stream: IO[bytes] = sys.stdin.buffer if name == "-" else Path(name).open("rb")
+        with stream:
+            if not jsonl:
+                yield name, stream.read().decode("utf-8", errors="replace"), None
+                continue
+            for lineno, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError as e:
+                    yield None, None, f"{name}:{lineno}: bad JSON ({e})"
+                    continue
+                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                    yield None, None, f'{name}:{lineno}: expected {{"id": ..., "text": "..."}}'
+                    continue
+                yield obj.get("id"), obj["text"], None
+
+
+def run_scan(index: MatchIndex, names: list[str], jsonl: bool, out: IO[bytes]) -> int:
+    """Print one JSON line per input; 0 when every input was read, 1 if some were not."""
+    status = 0
+    for ident, text, error in _inputs(names, jsonl):
+        if error is not None:
+            out.write(orjson.dumps({"id": ident, "error": error}) + b"\n")
+            status = 1
+            continue
+        assert text is not None
+        found = [finding_json(f) for f in scan_text(index, text)]
+        out.write(orjson.dumps({"id": ident, "findings": found}) + b"\n")
+    out.flush()
+    return status
