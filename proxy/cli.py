@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from proxy.index_cache import default_cache_dir, load_or_build
 from proxy.rules import RulesError, load_rules
@@ -12,9 +13,16 @@ from proxy.rules import RulesError, load_rules
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line as one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="copyguard", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="copyguard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scan = sub.add_parser("scan", help="find protected text in finished outputs")
     scan.add_argument("--rules", type=Path, required=True, help="rules folder")

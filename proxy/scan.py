@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,8 +36,11 @@ def scan_text(index: MatchIndex, text: str) -> list[Finding]:
 def _inputs(names: list[str], jsonl: bool) -> Iterator[tuple[Any, str | None, str | None]]:
     """(id, text, error) per input: one per file, or one per line with --jsonl."""
     for name in names or ["-"]:
-        stream: IO[bytes] = sys.stdin.buffer if name == "-" else Path(name).open("rb")
-        with stream:
+        with (
+            contextlib.nullcontext(sys.stdin.buffer)
+            if name == "-"
+            else Path(name).open("rb") as stream
+        ):
             if not jsonl:
                 yield name, stream.read().decode("utf-8", errors="replace"), None
                 continue
