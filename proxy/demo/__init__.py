@@ -1,0 +1,32 @@
+"""``copyguard demo-upstream``: a simulated model server speaking the real wire formats.
+
+It answers OpenAI Chat Completions, Completions and Responses, Anthropic Messages and
+the Ollama API, streaming and not, with echo, clean or protected answers, and can
+inject faults.  Every integration test and the benchmark use it as the upstream.
+"""
+
+from proxy.demo.server import (
+    ANSWER_HEADER,
+    ANSWERS_HEADER,
+    DEMO_SETTINGS,
+    DEMO_STATS,
+    DEMO_WORKS,
+    DemoSettings,
+    DemoStats,
+    default_rules_dir,
+    make_demo_app,
+    serve_demo,
+)
+
+__all__ = [
+    "ANSWERS_HEADER",
+    "ANSWER_HEADER",
+    "DEMO_SETTINGS",
+    "DEMO_STATS",
+    "DEMO_WORKS",
+    "DemoSettings",
+    "DemoStats",
+    "default_rules_dir",
+    "make_demo_app",
+    "serve_demo",
+]

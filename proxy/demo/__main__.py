@@ -1,0 +1,50 @@
+"""``python -m proxy.demo``: run the demo upstream (what ``copyguard demo-upstream`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from pathlib import Path
+
+from proxy.demo.server import DemoSettings, default_rules_dir, serve_demo
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo upstream's command-line options (shared with the ``copyguard`` CLI)."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--rules-dir", type=Path, default=default_rules_dir())
+    parser.add_argument("--delay-ms", type=float, default=20.0, help="pause between chunks")
+    parser.add_argument("--chunk-chars", type=int, default=4, help="characters per chunk")
+    parser.add_argument("--max-chunks", type=int, default=None, help="exact chunks per answer")
+    parser.add_argument("--model", default="copyguard-demo")
+
+
+def settings_from(args: argparse.Namespace) -> DemoSettings:
+    """DemoSettings from parsed ``add_arguments`` options."""
+    return DemoSettings(
+        rules_dir=args.rules_dir,
+        delay_ms=args.delay_ms,
+        chunk_chars=args.chunk_chars,
+        max_chunks=args.max_chunks,
+        model=args.model,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse options and serve until interrupted."""
+    parser = argparse.ArgumentParser(prog="copyguard demo-upstream", description=__doc__)
+    add_arguments(parser)
+    run_from_args(parser.parse_args(argv))
+
+
+def run_from_args(args: argparse.Namespace) -> None:
+    """Serve with already-parsed options until interrupted."""
+    print(f"copyguard demo upstream on http://{args.host}:{args.port}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_demo(settings_from(args), args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()
