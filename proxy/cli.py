@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from proxy.demo.__main__ import add_arguments as add_demo_arguments
 from proxy.index_cache import default_cache_dir, load_or_build
 from proxy.rules import RulesError, load_rules
-
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +31,16 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     scan.add_argument("--no-cache", action="store_true", help="always compile the rules")
     scan.add_argument("files", nargs="*", metavar="FILE", help="files to scan ('-': stdin)")
+
+    serve = sub.add_parser("serve", help="run the proxy (settings also from COPYGUARD_* env)")
+    serve.add_argument("--upstream", help="model server base URL (COPYGUARD_UPSTREAM)")
+    serve.add_argument("--rules", type=Path, help="rules folder (COPYGUARD_RULES)")
+    serve.add_argument("--listen", help="HOST:PORT for clients (COPYGUARD_LISTEN)")
+    serve.add_argument("--admin-listen", help="HOST:PORT for /metrics (COPYGUARD_ADMIN_LISTEN)")
+    serve.add_argument("--config", type=Path, help="TOML settings file (COPYGUARD_CONFIG)")
+
+    demo = sub.add_parser("demo-upstream", help="run the simulated model server")
+    add_demo_arguments(demo)
     return parser
 
 
@@ -42,7 +52,47 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0) and 2
     if args.command == "scan":
         return _scan(args)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "demo-upstream":
+        from proxy.demo.__main__ import run_from_args
+
+        run_from_args(args)
+        return 0
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from proxy.serve import run
+    from proxy.settings import load_settings
+
+    config = args.config or (
+        Path(os.environ["COPYGUARD_CONFIG"]) if "COPYGUARD_CONFIG" in os.environ else None
+    )
+    try:
+        settings = load_settings(
+            config,
+            upstream=args.upstream,
+            rules=args.rules,
+            listen=args.listen,
+            admin_listen=args.admin_listen,
+        )
+        load_rules(settings.rules)  # fail fast, with file and line, before binding ports
+    except ValidationError as e:
+        print(f"copyguard serve: bad settings: {_first_error(e)}", file=sys.stderr)
+        return 2
+    except (RulesError, OSError) as e:
+        print(f"copyguard serve: {e}", file=sys.stderr)
+        return 2
+    run(settings)
+    return 0
+
+
+def _first_error(e: Any) -> str:
+    err = e.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
 
 
 def _scan(args: argparse.Namespace) -> int:

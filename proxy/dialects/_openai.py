@@ -88,9 +88,15 @@ def error_body(status: int, message: str) -> bytes:
 class OpenAIStream:
     """A ``StreamRewriter`` for streams of ``{"choices": [...]}`` chunks."""
 
-    def __init__(self, guard: TextFilter, request: Mapping[str, Any], track_logprobs: bool) -> None:
+    def __init__(
+        self,
+        guard: TextFilter,
+        request: Mapping[str, Any],
+        track_logprobs: bool,
+        max_event_bytes: int = 1 << 20,
+    ) -> None:
         self._guard = guard
-        self._sse = SseDecoder()
+        self._sse = SseDecoder(max_event_bytes)
         self._choices: dict[int, _Choice] = {}
         n = request.get("n")
         self._expected = n if isinstance(n, int) and n > 1 else 1

@@ -83,9 +83,9 @@ def _stop(index: int) -> bytes:
 class _AnthropicStream:
     """One streamed Messages response: SSE bytes in, guarded SSE bytes out."""
 
-    def __init__(self, guard: TextFilter) -> None:
+    def __init__(self, guard: TextFilter, max_event_bytes: int = 1 << 20) -> None:
         self._guard = guard
-        self._decoder = SseDecoder()
+        self._decoder = SseDecoder(max_event_bytes)
         self._open: dict[int, str] = {}  # block index -> delta type of its text
         self._output_tokens = 0
         self._finished = False
@@ -298,8 +298,10 @@ class AnthropicMessages:
             raise DialectError('"stream" must be a boolean')
         return stream is True
 
-    def stream_rewriter(self, guard: TextFilter, request: Mapping[str, Any]) -> StreamRewriter:
-        return _AnthropicStream(guard)
+    def stream_rewriter(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> StreamRewriter:
+        return _AnthropicStream(guard, max_event_bytes)
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         """Guard a complete message.

@@ -70,23 +70,36 @@ class StreamRewriter(Protocol):
         ...
 
     def fail(self, message: str) -> bytes:
-        """The stream broke (upstream fault, timeout): settle and end in the format's error shape."""
+        """The stream broke (upstream fault, timeout): settle, end in the format's error shape."""
         ...
 
 
 class Dialect(Protocol):
     """One wire format: request inspection, response rewriting, error shapes."""
 
-    name: str
-    paths: tuple[str, ...]
-    stream_media_type: str
+    @property
+    def name(self) -> str:
+        """Short name for logs and metric labels, e.g. "openai-chat"."""
+        ...
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The request paths this format is served on."""
+        ...
+
+    @property
+    def stream_media_type(self) -> str:
+        """Content type of a streamed response."""
+        ...
 
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
         """Whether the client asked for a streamed response."""
         ...
 
-    def stream_rewriter(self, guard: TextFilter, request: Mapping[str, Any]) -> StreamRewriter:
-        """A rewriter for one streamed response to ``request``."""
+    def stream_rewriter(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> StreamRewriter:
+        """A rewriter for one streamed response to ``request``; no event may exceed the bound."""
         ...
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:

@@ -152,10 +152,10 @@ class _Texts:
 class _OllamaStream:
     """One streamed chat or generate response: NDJSON bytes in, guarded NDJSON bytes out."""
 
-    def __init__(self, guard: TextFilter, chat: bool) -> None:
+    def __init__(self, guard: TextFilter, chat: bool, max_line_bytes: int = 1 << 20) -> None:
         self._guard = guard
         self._texts = _Texts(guard, chat)
-        self._decoder = NdjsonDecoder()
+        self._decoder = NdjsonDecoder(max_line_bytes)
         self._model: Any = None
         self._created_at: Any = None
         self._finished = False
@@ -262,8 +262,10 @@ class _Ollama:
             raise DialectError('"stream" must be a boolean')
         return stream is not False
 
-    def stream_rewriter(self, guard: TextFilter, request: Mapping[str, Any]) -> StreamRewriter:
-        return _OllamaStream(guard, self._chat)
+    def stream_rewriter(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> StreamRewriter:
+        return _OllamaStream(guard, self._chat, max_event_bytes)
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         obj = _loads(body)

@@ -124,9 +124,12 @@ class OpenAIChat:
         """Whether ``"stream": true`` was asked for."""
         return wants_stream(request)
 
-    def stream_rewriter(self, guard: TextFilter, request: Mapping[str, Any]) -> _ChatStream:
+    def stream_rewriter(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> _ChatStream:
         """A rewriter for one ``chat.completion.chunk`` stream."""
-        return _ChatStream(guard, request, track_logprobs=bool(request.get("logprobs")))
+        track = bool(request.get("logprobs"))
+        return _ChatStream(guard, request, track_logprobs=track, max_event_bytes=max_event_bytes)
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         """Filter every choice of a ``chat.completion`` object."""

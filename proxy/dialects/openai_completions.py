@@ -82,10 +82,12 @@ class OpenAICompletions:
         """Whether ``"stream": true`` was asked for."""
         return wants_stream(request)
 
-    def stream_rewriter(self, guard: TextFilter, request: Mapping[str, Any]) -> _CompletionsStream:
+    def stream_rewriter(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> _CompletionsStream:
         """A rewriter for one ``text_completion`` stream."""
         track = request.get("logprobs") is not None  # logprobs=0 still returns the chosen token
-        return _CompletionsStream(guard, request, track_logprobs=track)
+        return _CompletionsStream(guard, request, track, max_event_bytes)
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         """Filter every choice of a ``text_completion`` object."""

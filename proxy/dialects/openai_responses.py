@@ -40,9 +40,9 @@ class OpenAIResponses:
         return bool(stream)
 
     def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any]
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
     ) -> ResponsesStreamRewriter:
-        return ResponsesStreamRewriter(guard)
+        return ResponsesStreamRewriter(guard, max_event_bytes)
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         try:

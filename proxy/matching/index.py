@@ -68,6 +68,7 @@ class MatchIndex:
         self.source = source
         self.work_starts = work_starts
         self.works = works
+        self.work_by_id = {w.id: w for w in works}
         self.automaton = automaton
         self.multi = multi
         self.window = window

@@ -220,15 +220,18 @@ class MatchSession:
             return
         if index.allowed(run.g0, run.g):
             return
-        for k, (other, other_work) in enumerate(self._waiting):
+        kept = []
+        for other, other_work in self._waiting:
             if other_work == work and other.first <= run.last + 1 and run.first <= other.last + 1:
                 longest = run if run.last - run.first >= other.last - other.first else other
                 merged = _Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0)
                 merged.last, merged.start = max(run.last, other.last), min(run.start, other.start)
                 merged.end = max(run.end, other.end)
-                self._waiting[k] = (merged, work)
-                return
-        self._waiting.append((run, work))
+                run = merged
+            else:
+                kept.append((other, other_work))
+        kept.append((run, work))
+        self._waiting = kept
 
     def _settle(self, final: bool = False) -> list[Finding]:
         """Hand out waiting findings that no later run can touch any more."""

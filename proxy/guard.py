@@ -1,0 +1,191 @@
+"""Join a dialect's text streams to matcher sessions and apply the policy's actions.
+
+``ResponseGuard`` is the ``TextFilter`` a dialect talks to: one per response, one
+``MatchSession`` per stream key.  It releases only text the session calls safe,
+replaces redacted findings, and ends a stream at the first blocking finding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from proxy.matching.catalogue import Action
+from proxy.matching.index import MatchIndex
+from proxy.matching.session import Finding, MatchSession
+
+
+class GuardObserver(Protocol):
+    """Where the guard reports what it did (metrics, logs); no-ops are fine."""
+
+    def finding(self, key: str, finding: Finding) -> None: ...
+
+    def released(self, held_words: int, delay: float) -> None: ...
+
+
+class NullObserver:
+    def finding(self, key: str, finding: Finding) -> None:
+        pass
+
+    def released(self, held_words: int, delay: float) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class _Stream:
+    session: MatchSession
+    held: str = ""  # original text from ``done`` to what was fed
+    done: int = 0  # original offset up to which text is settled (sent or redacted)
+    sent: list[str] = field(default_factory=list)
+    redactions: list[Finding] = field(default_factory=list)
+    arrivals: deque[tuple[int, float]] = field(default_factory=deque)
+    blocked: bool = False
+    closed: bool = False
+
+
+class ResponseGuard:
+    """The ``TextFilter`` for one response."""
+
+    def __init__(
+        self,
+        index: MatchIndex,
+        observer: GuardObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._index = index
+        self._observer = observer or NullObserver()
+        self._clock = clock
+        self._streams: dict[str, _Stream] = {}
+        self.findings: list[tuple[str, Finding]] = []
+
+    # -- TextFilter ------------------------------------------------------------------------
+
+    def push(self, key: str, text: str) -> str:
+        stream = self._stream(key)
+        if stream.blocked or stream.closed or not text:
+            return ""
+        stream.held += text
+        stream.arrivals.append((stream.session.fed + len(text), self._clock()))
+        return self._release(key, stream, stream.session.feed(text), final=False)
+
+    def close(self, key: str) -> str:
+        stream = self._stream(key)
+        if stream.blocked or stream.closed:
+            return ""
+        out = self._release(key, stream, stream.session.flush(), final=True)
+        stream.closed = True
+        return out
+
+    def blocked(self, key: str) -> bool:
+        stream = self._streams.get(key)
+        return stream is not None and stream.blocked
+
+    def released(self, key: str) -> str:
+        stream = self._streams.get(key)
+        if stream is None:
+            return ""
+        if len(stream.sent) > 1:
+            stream.sent[:] = ["".join(stream.sent)]
+        return stream.sent[0] if stream.sent else ""
+
+    def report(self) -> dict[str, Any] | None:
+        shown = [(k, f) for k, f in self.findings if f.action is not Action.LOG]
+        if not shown:
+            return None
+        return {"findings": [finding_json(k, f) for k, f in shown]}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def any_blocked(self) -> bool:
+        return any(s.blocked for s in self._streams.values())
+
+    def _stream(self, key: str) -> _Stream:
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = _Stream(MatchSession(self._index))
+        return stream
+
+    def _release(self, key: str, stream: _Stream, settled: list[Finding], final: bool) -> str:
+        for f in settled:
+            self._record(key, f)
+            if f.action is Action.REDACT:
+                stream.redactions.append(f)
+        session = stream.session
+        limit = session.fed if final else session.safe_until
+        blocking = [f for f in settled if f.action is Action.BLOCK]
+        if not final and not blocking:
+            blocking = [f for f in session.open_findings() if f.action is Action.BLOCK]
+            for f in blocking:
+                self._record(key, f)
+        if blocking:
+            limit = min(limit, min(f.start for f in blocking))
+            stream.blocked = True
+        out = self._take(stream, limit)
+        if stream.blocked:
+            stream.held = ""
+        return out
+
+    def _take(self, stream: _Stream, limit: int) -> str:
+        """Settle original text up to ``limit``, applying redactions; return what to send."""
+        pieces: list[str] = []
+        start = stream.done
+        stream.redactions.sort(key=lambda f: f.start)
+        while stream.redactions and stream.redactions[0].start < limit:
+            f = stream.redactions.pop(0)
+            if f.end <= stream.done:
+                continue  # inside a span already replaced
+            pieces.append(self._slice(stream, stream.done, max(stream.done, f.start)))
+            rule = self._index.work_by_id[f.work].rule
+            pieces.append(
+                rule.replacement.format(title=f.title, work=f.work, collection=f.collection)
+            )
+            self._advance(stream, max(stream.done, f.end))
+        if limit > stream.done:
+            pieces.append(self._slice(stream, stream.done, limit))
+            self._advance(stream, limit)
+        out = "".join(pieces)
+        if out:
+            stream.sent.append(out)
+            self._note_release(stream, start, out)
+        return out
+
+    def _slice(self, stream: _Stream, a: int, b: int) -> str:
+        base = stream.done
+        return stream.held[a - base : b - base]
+
+    def _advance(self, stream: _Stream, to: int) -> None:
+        stream.held = stream.held[to - stream.done :]
+        stream.done = to
+
+    def _note_release(self, stream: _Stream, start: int, out: str) -> None:
+        arrivals = stream.arrivals
+        arrived = next((t for end, t in arrivals if end > start), self._clock())
+        while arrivals and arrivals[0][0] <= stream.done:
+            arrivals.popleft()
+        self._observer.released(len(stream.held.split()), max(0.0, self._clock() - arrived))
+
+    def _record(self, key: str, finding: Finding) -> None:
+        if any(
+            k == key and f.start == finding.start and f.work == finding.work
+            for k, f in self.findings
+        ):
+            return
+        self.findings.append((key, finding))
+        self._observer.finding(key, finding)
+
+
+def finding_json(key: str, f: Finding) -> dict[str, Any]:
+    return {
+        "stream": key,
+        "work": f.work,
+        "title": f.title,
+        "collection": f.collection,
+        "action": f.action.value,
+        "start": f.start,
+        "end": f.end,
+        "words": f.words,
+    }

@@ -1,0 +1,347 @@
+"""The guarded and pass-through request handlers (HTTP in, HTTP out)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+import structlog
+from aiohttp import web
+
+from proxy.dialects import Dialect, DialectError, StreamRewriter
+from proxy.forwarding import request_headers, response_headers, upstream_url
+from proxy.guard import ResponseGuard, finding_json
+from proxy.matching.catalogue import Action
+from proxy.matching.index import MatchIndex
+from proxy.matching.session import Finding
+from proxy.metrics import Metrics
+from proxy.settings import Settings
+
+log = structlog.get_logger("copyguard")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+@dataclass
+class ProxyState:
+    """Everything the handlers share; lives under ``STATE`` in the app."""
+
+    settings: Settings
+    metrics: Metrics
+    index: MatchIndex
+    dialects: dict[str, Dialect]
+    session: aiohttp.ClientSession | None = None
+    streams: set[asyncio.Task[Any]] = field(default_factory=set)
+
+
+STATE = web.AppKey("copyguard_state", ProxyState)
+
+
+class _Observer:
+    """Feeds the guard's decisions into metrics and the request log."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def finding(self, key: str, finding: Finding) -> None:
+        self.metrics.finding(finding)
+
+    def released(self, held_words: int, delay: float) -> None:
+        self.metrics.held_words.observe(held_words)
+        self.metrics.holdback_delay.observe(delay)
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _error(dialect: Dialect, status: int, message: str, rid: str) -> web.Response:
+    return web.Response(
+        status=status,
+        body=dialect.error_body(status, message),
+        content_type="application/json",
+        headers={"X-Request-Id": rid},
+    )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The request body, or None if it is larger than ``limit``."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+async def guarded(request: web.Request) -> web.StreamResponse:
+    """A route whose responses carry model output: scan and rewrite them."""
+    state = request.app[STATE]
+    dialect = state.dialects[request.path]
+    rid = _request_id(request)
+    started = time.perf_counter()
+    info: dict[str, Any] = {"route": request.path, "format": dialect.name, "stream": None}
+    with structlog.contextvars.bound_contextvars(request_id=rid):
+        try:
+            response = await _guarded(request, state, dialect, rid, info)
+        finally:
+            info["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+            status = info.get("status", 499)
+            state.metrics.requests.labels(request.path, dialect.name, str(status)).inc()
+            log.info("request", **info)
+        return response
+
+
+async def _guarded(
+    request: web.Request, state: ProxyState, dialect: Dialect, rid: str, info: dict[str, Any]
+) -> web.StreamResponse:
+    settings, metrics = state.settings, state.metrics
+    body = await _read_body(request, settings.max_request_bytes)
+    if body is None:
+        info["status"] = 413
+        return _error(dialect, 413, f"request body over {settings.max_request_bytes} bytes", rid)
+    info["bytes_in"] = len(body)
+    try:
+        payload = orjson.loads(body)
+        if not isinstance(payload, dict):
+            raise DialectError("the request body must be a JSON object")
+        stream = dialect.wants_stream(payload)
+    except (orjson.JSONDecodeError, DialectError) as e:
+        info["status"] = 400
+        msg = str(e) if isinstance(e, DialectError) else "the request body is not valid JSON"
+        return _error(dialect, 400, msg, rid)
+    info["stream"] = stream
+    if settings.log_content:
+        info["request_body"] = body.decode("utf-8", "replace")
+    assert state.session is not None
+    url = upstream_url(settings.upstream_for(request.path), request.path_qs)
+    headers = request_headers(request.headers, True, rid, request.remote)
+    t0 = time.perf_counter()
+    try:
+        async with asyncio.timeout(settings.first_byte_timeout):
+            upstream = await state.session.request(
+                request.method, url, data=body, headers=headers, allow_redirects=False
+            )
+    except TimeoutError:
+        metrics.upstream_errors.labels(dialect.name, "timeout").inc()
+        info["status"] = 504
+        return _error(dialect, 504, "the model server did not answer in time", rid)
+    except aiohttp.ClientError as e:
+        metrics.upstream_errors.labels(dialect.name, "connect").inc()
+        info["status"], info["upstream_error"] = 502, type(e).__name__
+        return _error(dialect, 502, "the model server could not be reached", rid)
+    ttfb = time.perf_counter() - t0
+    metrics.upstream_ttfb.labels(dialect.name).observe(ttfb)
+    info["upstream_status"], info["ttfb_ms"] = upstream.status, round(ttfb * 1000, 2)
+    try:
+        if upstream.status >= 300:
+            metrics.upstream_errors.labels(dialect.name, f"http_{upstream.status // 100}xx").inc()
+            return await _relay(request, upstream, rid, info)
+        guard = ResponseGuard(state.index, _Observer(metrics))
+        if stream:
+            resp = await _stream(request, state, dialect, guard, upstream, payload, rid, info)
+        else:
+            resp = await _whole(state, dialect, guard, upstream, rid, info)
+        _account(metrics, dialect, guard, info)
+        return resp
+    finally:
+        upstream.close()  # not release(): an unfinished response must stop the model
+        metrics.upstream_duration.labels(dialect.name).observe(time.perf_counter() - t0)
+
+
+def _account(
+    metrics: Metrics, dialect: Dialect, guard: ResponseGuard, info: dict[str, Any]
+) -> None:
+    if guard.findings:
+        info["findings"] = [
+            {k: v for k, v in finding_json(key, f).items() if k != "title"}
+            for key, f in guard.findings
+        ]
+    actions = {f.action for _, f in guard.findings}
+    if guard.any_blocked:
+        metrics.blocked.labels(dialect.name).inc()
+        info["blocked"] = True
+    if Action.REDACT in actions:
+        metrics.redacted.labels(dialect.name).inc()
+
+
+async def _relay(
+    request: web.Request, upstream: aiohttp.ClientResponse, rid: str, info: dict[str, Any]
+) -> web.StreamResponse:
+    """Upstream errors and redirects go back unchanged (they carry no model output)."""
+    resp = web.StreamResponse(
+        status=upstream.status,
+        reason=upstream.reason,
+        headers=response_headers(upstream.headers, rewritten=True),
+    )
+    resp.headers["X-Request-Id"] = rid
+    await resp.prepare(request)
+    async for chunk in upstream.content.iter_any():
+        await resp.write(chunk)
+    await resp.write_eof()
+    info["status"] = upstream.status
+    return resp
+
+
+async def _whole(
+    state: ProxyState,
+    dialect: Dialect,
+    guard: ResponseGuard,
+    upstream: aiohttp.ClientResponse,
+    rid: str,
+    info: dict[str, Any],
+) -> web.Response:
+    settings = state.settings
+    try:
+        async with asyncio.timeout(settings.read_timeout):
+            body = await upstream.content.read(settings.max_body_bytes + 1)
+        if len(body) > settings.max_body_bytes:
+            raise DialectError(f"upstream body over {settings.max_body_bytes} bytes")
+        out = dialect.rewrite_body(body, guard)
+    except TimeoutError:
+        state.metrics.upstream_errors.labels(dialect.name, "timeout").inc()
+        info["status"] = 504
+        return _error(dialect, 504, "the model server stopped answering", rid)
+    except (DialectError, aiohttp.ClientError) as e:
+        state.metrics.upstream_errors.labels(dialect.name, "malformed").inc()
+        info["status"], info["upstream_error"] = 502, str(e)[:200]
+        return _error(dialect, 502, "the model server sent a malformed response", rid)
+    headers = response_headers(upstream.headers, rewritten=out is not body)
+    headers["X-Request-Id"] = rid
+    report = guard.report()
+    if report is not None:
+        headers["X-Copyguard-Findings"] = str(len(report["findings"]))
+    info["status"], info["bytes_out"] = upstream.status, len(out)
+    return web.Response(status=upstream.status, body=out, headers=headers)
+
+
+async def _stream(
+    request: web.Request,
+    state: ProxyState,
+    dialect: Dialect,
+    guard: ResponseGuard,
+    upstream: aiohttp.ClientResponse,
+    payload: dict[str, Any],
+    rid: str,
+    info: dict[str, Any],
+) -> web.StreamResponse:
+    settings, metrics = state.settings, state.metrics
+    headers = response_headers(upstream.headers, rewritten=True)
+    headers["X-Request-Id"] = rid
+    resp = web.StreamResponse(status=upstream.status, headers=headers)
+    rewriter: StreamRewriter = dialect.stream_rewriter(guard, payload, settings.max_event_bytes)
+    chunk_latency = metrics.chunk_latency.labels(dialect.name)
+    first: float | None = None
+    sent = 0
+    metrics.active_streams.inc()
+    info["status"] = upstream.status
+    try:
+        await resp.prepare(request)
+        loop = asyncio.get_running_loop()
+        reader = upstream.content
+        async with asyncio.timeout(None) as deadline:
+            while True:
+                deadline.reschedule(loop.time() + settings.read_timeout)
+                try:
+                    chunk = await reader.readany()
+                    t = time.perf_counter()
+                    if first is None:
+                        first = t
+                    out = rewriter.feed(chunk) if chunk else rewriter.flush()
+                except (DialectError, aiohttp.ClientError) as e:
+                    kind = "malformed" if isinstance(e, DialectError) else "disconnected"
+                    metrics.upstream_errors.labels(dialect.name, kind).inc()
+                    info["upstream_error"] = f"{kind}: {str(e)[:200]}"
+                    out, chunk = _fail(rewriter, "the model server's stream broke off"), b""
+                except Exception as e:  # a matcher bug: the failure policy decides
+                    out, chunk = _matcher_failed(state, rewriter, e, info), b""
+                chunk_latency.observe(time.perf_counter() - t)
+                if out:
+                    if sent == 0 and first is not None:
+                        metrics.first_token_latency.labels(dialect.name).observe(
+                            time.perf_counter() - first
+                        )
+                    sent += len(out)
+                    await resp.write(out)
+                if not chunk or rewriter.finished:
+                    break
+    except TimeoutError:
+        metrics.upstream_errors.labels(dialect.name, "timeout").inc()
+        info["upstream_error"] = "timeout between chunks"
+        out = _fail(rewriter, "the model server stopped answering")
+        await resp.write(out)
+    except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+        info["client_disconnected"] = True
+        return resp
+    finally:
+        metrics.active_streams.dec()
+        info["bytes_out"] = sent
+    await resp.write_eof()
+    return resp
+
+
+def _fail(rewriter: StreamRewriter, message: str) -> bytes:
+    try:
+        return rewriter.fail(message)
+    except Exception:  # a broken rewriter must still end the client's stream
+        log.exception("rewriter_fail_failed")
+        return b""
+
+
+def _matcher_failed(
+    state: ProxyState, rewriter: StreamRewriter, error: Exception, info: dict[str, Any]
+) -> bytes:
+    log.error("matcher_failed", error=repr(error), mode=state.settings.fail_mode)
+    state.metrics.matcher_failures.labels(state.settings.fail_mode).inc()
+    info["matcher_error"] = type(error).__name__
+    if state.settings.fail_mode == "open":
+        state.metrics.fail_open.inc()
+    return _fail(rewriter, "copyguard could not check this response")
+
+
+async def passthrough(request: web.Request) -> web.StreamResponse:
+    """Any other path: forwarded untouched, bodies streamed both ways."""
+    state = request.app[STATE]
+    rid = _request_id(request)
+    assert state.session is not None
+    url = upstream_url(state.settings.upstream_for(request.path), request.path_qs)
+    headers = request_headers(request.headers, False, rid, request.remote)
+    data = request.content if request.body_exists else None
+    status = 502
+    try:
+        async with asyncio.timeout(state.settings.first_byte_timeout):
+            upstream = await state.session.request(
+                request.method, url, data=data, headers=headers, allow_redirects=False
+            )
+    except (TimeoutError, aiohttp.ClientError):
+        state.metrics.requests.labels("other", "passthrough", "502").inc()
+        return web.json_response(
+            {"error": {"message": "the upstream could not be reached", "type": "upstream_error"}},
+            status=502,
+            headers={"X-Request-Id": rid},
+        )
+    try:
+        status = upstream.status
+        decoded = "Content-Encoding" in upstream.headers
+        resp = web.StreamResponse(
+            status=upstream.status,
+            reason=upstream.reason,
+            headers=response_headers(upstream.headers, rewritten=decoded),
+        )
+        resp.headers["X-Request-Id"] = rid
+        await resp.prepare(request)
+        async for chunk in upstream.content.iter_any():
+            await resp.write(chunk)
+        await resp.write_eof()
+        return resp
+    finally:
+        upstream.close()
+        state.metrics.requests.labels("other", "passthrough", str(status)).inc()

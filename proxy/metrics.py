@@ -1,0 +1,108 @@
+"""Prometheus metrics, registered on a registry passed in (one per app, never global)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from proxy.matching.session import Finding
+
+_LATENCY = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_UPSTREAM = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_WORDS = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+
+
+class Metrics:
+    """Everything copyguard measures.  Label values are bounded (see ``work_label``)."""
+
+    def __init__(self, registry: CollectorRegistry, work_labels: int = 50) -> None:
+        self.registry = registry
+        self._work_labels = work_labels
+        self._labelled: set[str] = set()
+        r = registry
+        self.requests = Counter(
+            "copyguard_requests", "Requests handled", ["route", "format", "status"], registry=r
+        )
+        self.upstream_ttfb = Histogram(
+            "copyguard_upstream_ttfb_seconds",
+            "Upstream time to response headers",
+            ["format"],
+            buckets=_UPSTREAM,
+            registry=r,
+        )
+        self.upstream_duration = Histogram(
+            "copyguard_upstream_duration_seconds",
+            "Upstream response duration",
+            ["format"],
+            buckets=_UPSTREAM,
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "copyguard_upstream_errors", "Upstream faults", ["format", "kind"], registry=r
+        )
+        self.chunk_latency = Histogram(
+            "copyguard_added_latency_seconds",
+            "Proxy time per upstream chunk (parse, match, encode)",
+            ["format"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.first_token_latency = Histogram(
+            "copyguard_first_token_added_seconds",
+            "From the first upstream body chunk to the first bytes written to the client",
+            ["format"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.findings = Counter(
+            "copyguard_findings", "Findings", ["collection", "work", "action"], registry=r
+        )
+        self.blocked = Counter(
+            "copyguard_blocked_streams", "Blocked responses", ["format"], registry=r
+        )
+        self.redacted = Counter(
+            "copyguard_redacted_streams", "Responses with redactions", ["format"], registry=r
+        )
+        self.held_words = Histogram(
+            "copyguard_held_back_words",
+            "Words held back after each release",
+            buckets=_WORDS,
+            registry=r,
+        )
+        self.holdback_delay = Histogram(
+            "copyguard_holdback_delay_seconds",
+            "Age of the oldest released text when released",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.active_streams = Gauge("copyguard_active_streams", "Responses in flight", registry=r)
+        self.fail_open = Counter(
+            "copyguard_fail_open", "Streams passed unscanned after a matcher failure", registry=r
+        )
+        self.matcher_failures = Counter(
+            "copyguard_matcher_failures", "Matcher failures", ["mode"], registry=r
+        )
+        self.rules_works = Gauge("copyguard_rules_works", "Protected works in force", registry=r)
+        self.rules_words = Gauge("copyguard_rules_words", "Protected words in force", registry=r)
+        self.rules_load_seconds = Gauge(
+            "copyguard_rules_load_seconds", "Time to load the rules in force", registry=r
+        )
+        self.rules_loaded_at = Gauge(
+            "copyguard_rules_last_success_timestamp_seconds",
+            "When the rules in force loaded",
+            registry=r,
+        )
+        self.rules_info = Info("copyguard_rules", "Rules in force", registry=r)
+
+    def work_label(self, work: str) -> str:
+        """The work id for the first ``work_labels`` distinct works, then "other"."""
+        if work in self._labelled:
+            return work
+        if len(self._labelled) < self._work_labels:
+            self._labelled.add(work)
+            return work
+        return "other"
+
+    def finding(self, finding: Finding) -> None:
+        self.findings.labels(
+            finding.collection or "-", self.work_label(finding.work), finding.action.value
+        ).inc()
