@@ -32,18 +32,18 @@ def settings_from(args: argparse.Namespace) -> DemoSettings:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse options and serve until interrupted."""
-    parser = argparse.ArgumentParser(prog="copyguard demo-upstream", description=__doc__)
-    add_arguments(parser)
-    run_from_args(parser.parse_args(argv))
-
-
 def run_from_args(args: argparse.Namespace) -> None:
-    """Serve with already-parsed options until interrupted."""
+    """Serve with ``add_arguments`` options until interrupted (``copyguard demo-upstream``)."""
     print(f"copyguard demo upstream on http://{args.host}:{args.port}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_demo(settings_from(args), args.host, args.port))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse options and serve until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m proxy.demo", description=__doc__)
+    add_arguments(parser)
+    run_from_args(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Faults the demo upstream can inject into a stream, chosen by the ``x-demo-fault`` header.
+"""Faults the demo upstream can inject, chosen by the ``x-demo-fault`` header.
 
 Each stream fault strikes just before frame number ``at`` (0-based) of the stream; a stream
 with fewer frames is never hit.  ``error-500`` is answered before any streaming starts.
+Non-streamed answers get the same faults in one-body form (``fail_body``).
 """
 
 from __future__ import annotations
@@ -73,3 +74,24 @@ STREAM_FAULTS: dict[str, Fault] = {
     "reset": Fault(at=6, act=_reset),
 }
 FAULT_NAMES = frozenset(STREAM_FAULTS) | {ERROR_500}
+
+
+async def fail_body(request: web.Request, name: str, body: bytes) -> web.StreamResponse:
+    """A non-streamed answer with fault ``name``: half a body, a non-JSON body, no body."""
+    if name == "garbage":
+        return web.Response(body=b"{this is not json", content_type="application/json")
+    if name == "stall":
+        await until_disconnected(request)
+        return web.Response()
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp.content_length = len(body)
+    try:
+        await resp.prepare(request)
+        await resp.write(body[: len(body) // 2])
+        if name == "reset" and request.transport is not None:
+            request.transport.abort()
+        else:
+            resp.force_close()
+    except ConnectionError:
+        pass
+    return resp

@@ -25,7 +25,14 @@ from proxy.demo.answers import (
     tool_arguments,
 )
 from proxy.demo.anthropic_messages import Messages
-from proxy.demo.faults import ERROR_500, FAULT_HEADER, FAULT_NAMES, STREAM_FAULTS, Then
+from proxy.demo.faults import (
+    ERROR_500,
+    FAULT_HEADER,
+    FAULT_NAMES,
+    STREAM_FAULTS,
+    Then,
+    fail_body,
+)
 from proxy.demo.formats import BadRequest, Format, Prompt, Reply, ToolCall, count_tokens
 from proxy.demo.ollama_api import OllamaChat, OllamaGenerate
 from proxy.demo.openai_chat import ChatCompletions, Completions
@@ -185,6 +192,8 @@ def _generation_handler(fmt: Format) -> Handler:
             return await _stream(request, fmt, reply, fault)
         if settings.delay_ms > 0:
             await asyncio.sleep(settings.delay_ms / 1000 * reply.completion_tokens)
+        if fault is not None:
+            return await fail_body(request, fault, orjson.dumps(fmt.complete(reply)))
         return _json(fmt.complete(reply))
 
     return handle

@@ -1,16 +1,19 @@
 """Incremental matching of one output text stream, with the holdback answer.
 
 Feed output text in pieces of any size; after each ``feed`` the session says up to
-which original offset the text is *safe*: it can no longer become part of a finding.
-Text is unsafe while it is (a) a word that may still grow, (b) the live partial
-match: the longest suffix of the output that is a prefix of some loaded window, or
-(c) part of a run aligned with a protected work that has not ended yet.
+which original offset the text is *safe* to release.  Text is held while it is (a)
+the live partial match: the longest suffix of the output's words that is a prefix of
+some loaded window, together with the word still under way after it, or (b) part of a
+run aligned with a protected work that has not ended yet, or a finding waiting to be
+settled.  Clean text is therefore held only as long as it looks like a beginning.
 
 Guarantee: a caller that releases only text before ``safe_until`` never releases
 ``min_words`` consecutive words of a protected run.  A run of ``min_words`` words
 contains a whole loaded window starting within its first ``stride`` words; from that
-window's first word on, everything is held, so fewer than ``stride`` words of the run
-can have been released before the window completes and the run is found.
+window's first complete word on, everything is held, so fewer than ``stride`` words
+(plus a fragment of the next) of the run can be out before the window completes and
+the run is found.  A finding's ``start`` can therefore lie before what a caller has
+already released; it redacts or cuts from where it is.
 """
 
 from __future__ import annotations
@@ -82,9 +85,14 @@ class MatchSession:
     @property
     def safe_until(self) -> int:
         """Original offset before which no text can become part of a finding."""
-        safe = self._pending_start if self._pending else self._fed
+        safe = self._fed
         if self._live < self._n:
-            safe = min(safe, self._starts[self._live - self._base])
+            safe = self._starts[self._live - self._base]
+        elif self._pending and self._index.window < 2:
+            # A word under way is released while no partial match is live: at worst the
+            # client then holds the first word of a run whose window starts there, and
+            # with windows of two words or more that keeps every leak under min_words.
+            safe = self._pending_start
         for run in self._runs:
             safe = min(safe, run.start)
         for run, _ in self._waiting:

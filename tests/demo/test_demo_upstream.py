@@ -54,7 +54,7 @@ class Demo:
     app: web.Application
 
 
-Start = Callable[[DemoSettings], Awaitable[Demo]]
+Start = Callable[..., Awaitable[Demo]]
 
 
 @pytest.fixture
@@ -62,9 +62,9 @@ async def start() -> AsyncIterator[Start]:
     """Start demo upstreams on loopback sockets; stop them after the test."""
     async with AsyncExitStack() as stack:
 
-        async def run(settings: DemoSettings) -> Demo:
+        async def run(settings: DemoSettings, handler_cancellation: bool = False) -> Demo:
             app = make_demo_app(settings)
-            runner = web.AppRunner(app)
+            runner = web.AppRunner(app, handler_cancellation=handler_cancellation)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -385,9 +385,12 @@ async def wait_for_stat(http: aiohttp.ClientSession, demo: Demo, key: str, want:
             await asyncio.sleep(0.01)
 
 
-async def test_disconnect_is_counted(start: Start, http: aiohttp.ClientSession) -> None:
+@pytest.mark.parametrize("cancel", [False, True])
+async def test_disconnect_is_counted(
+    start: Start, http: aiohttp.ClientSession, cancel: bool
+) -> None:
     """A client that leaves mid-stream is counted as disconnected within a second."""
-    demo = await start(replace(FAST, delay_ms=5, max_chunks=10_000))
+    demo = await start(replace(FAST, delay_ms=5, max_chunks=10_000), handler_cancellation=cancel)
     body = {"model": "m", "messages": user("hello"), "stream": True}
     resp = await http.post(f"{demo.url}/v1/chat/completions", json=body)
     await resp.content.readline()
@@ -488,6 +491,24 @@ async def test_fault_reset(
         with pytest.raises(aiohttp.ClientPayloadError):
             await resp.read()
     await wait_for_stat(http, demo, "faulted_streams", 1)
+
+
+@pytest.mark.parametrize("fault", ["cut", "garbage", "stall", "reset"])
+async def test_fault_without_stream(demo: Demo, http: aiohttp.ClientSession, fault: str) -> None:
+    """Non-streamed answers fail too: a truncated, non-JSON or never-sent body."""
+    body = {"model": "m", "messages": user("hi")}
+    headers = {"x-demo-fault": fault}
+    async with http.post(demo.url + "/v1/chat/completions", json=body, headers=headers) as resp:
+        if fault == "garbage":
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(await resp.read())
+        elif fault == "stall":
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.2):
+                    await resp.read()
+        else:
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await resp.read()
 
 
 async def test_sdk_sees_500(oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnthropic) -> None:
