@@ -1,0 +1,164 @@
+"""Each guarded route, streamed and not, over real sockets: demo upstream -> proxy -> client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from proxy.demo.answers import load_works
+from proxy.matching.normalize import words
+from proxy.scan import scan_text
+from tests.conftest import SAMPLE_RULES
+from tests.proxy.harness import Replay, StartStack, events, index_for, strings_by_path
+from tests.proxy.routes import ROUTES, Route
+
+WORKS = load_works(SAMPLE_RULES)
+POEM = "poems/lighthouse-keeper"
+SONG = "songs/copper-river-blues"
+CLEAN = "echo: Zebras juggle amber pebbles beside quiet violet lanterns, humming softly 42 times."
+IDS = [r.name for r in ROUTES]
+
+
+async def post(
+    url: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, json=body, headers=headers) as resp,
+    ):
+        return resp.status, dict(resp.headers), await resp.read()
+
+
+def assert_no_protected_run(body: bytes) -> None:
+    """No min_words run of a sample work in any field, nor in any field's concatenation."""
+    index = index_for(SAMPLE_RULES)
+    objs = events(body)
+    for path, text in strings_by_path(objs).items():
+        assert scan_text(index, text) == [], path
+    for obj in objs:
+        for text in strings_by_path([obj]).values():
+            assert scan_text(index, text) == []
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_clean_answer_is_byte_identical(
+    start_stack: StartStack, route: Route, stream: bool
+) -> None:
+    """A clean answer with nothing held reaches the client exactly as the upstream sent it."""
+    demo = await start_stack()
+    status, _, direct = await post(demo.upstream + route.path, route.request(CLEAN, stream))
+    assert status == 200
+    chunks = [direct[i : i + 97] for i in range(0, len(direct), 97)]
+    ctype = (
+        ("application/x-ndjson" if route.ndjson else "text/event-stream")
+        if stream
+        else "application/json"
+    )
+    replay = await start_stack(replay=Replay(chunks, content_type=ctype))
+    status, headers, proxied = await post(replay.proxy + route.path, route.request(CLEAN, stream))
+    assert status == 200 and proxied == direct
+    assert "X-Copyguard-Findings" not in headers
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_protected_answer_is_blocked(
+    start_stack: StartStack, route: Route, stream: bool
+) -> None:
+    """Reproducing a sample work ends with the format's filter signal and leaks nothing."""
+    stack = await start_stack()
+    status, headers, body = await post(
+        stack.proxy + route.path, route.request("recite it", stream), {"x-demo-answer": POEM}
+    )
+    texts, filtered = route.read(body, stream)
+    assert status == 200 and filtered
+    assert texts[0].startswith("Certainly") or texts[0] == "" or len(words(texts[0])) < 12
+    assert_no_protected_run(body)
+    assert b'"copyguard"' in body
+    if not stream:
+        assert headers["X-Copyguard-Findings"] == "1"
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_redaction_leaves_the_rest_intact(
+    start_stack: StartStack, route: Route, stream: bool
+) -> None:
+    """Redacted spans are replaced; the text around them arrives unchanged."""
+    stack = await start_stack()
+    lead, song = "Sure, here it is: ", WORKS[SONG].text
+    _, _, body = await post(
+        stack.proxy + route.path,
+        route.request("echo: " + lead + song + " Hope you like it.", stream),
+    )
+    texts, filtered = route.read(body, stream)
+    assert not filtered
+    tail = song[words(song)[-1][2] :]
+    assert (
+        texts[0] == lead + "[excerpt of “Copper River Blues” removed]" + tail + " Hope you like it."
+    )
+    assert_no_protected_run(body)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.name in ("openai-chat", "openai-completions")], ids=str
+)
+async def test_choices_are_guarded_independently(
+    start_stack: StartStack, route: Route, stream: bool
+) -> None:
+    """With n = 2, a protected choice is cut while the clean one arrives whole."""
+    stack = await start_stack()
+    body = route.request("anything", stream) | {"n": 2}
+    _, _, out = await post(stack.proxy + route.path, body, {"x-demo-answers": f"{POEM},clean"})
+    objs = events(out)
+    texts = route.texts(objs, stream)
+    reasons = {
+        c["index"]: c.get("finish_reason")
+        for o in objs
+        for c in o.get("choices", [])
+        if c.get("finish_reason")
+    }
+    assert reasons == {0: "content_filter", 1: "stop"}
+    direct = await post(stack.upstream + route.path, body, {"x-demo-answers": "clean,clean"})
+    assert texts[1] == route.texts(events(direct[2]), stream)[0]
+    assert_no_protected_run(out)
+
+
+async def test_tool_calls_pass_through(start_stack: StartStack) -> None:
+    """Tool-call events reach the client with their arguments intact."""
+    stack = await start_stack()
+    tool = {
+        "type": "function",
+        "function": {"name": "get_weather", "parameters": {"type": "object"}},
+    }
+    body = {
+        "model": "m",
+        "stream": True,
+        "tools": [tool],
+        "messages": [{"role": "user", "content": "what is the weather in Paris?"}],
+    }
+    _, _, out = await post(stack.proxy + "/v1/chat/completions", body)
+    calls = [
+        tc for o in events(out) for c in o["choices"] for tc in (c["delta"].get("tool_calls") or [])
+    ]
+    args = "".join(tc["function"].get("arguments", "") for tc in calls)
+    assert calls[0]["function"]["name"] == "get_weather" and "Paris" in args
+    assert events(out)[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+async def test_other_paths_are_forwarded_untouched(start_stack: StartStack) -> None:
+    """Unguarded paths (models, embeddings) go through both ways unchanged."""
+    stack = await start_stack()
+    async with aiohttp.ClientSession() as s:
+        async with (
+            s.get(stack.proxy + "/v1/models") as a,
+            s.get(stack.upstream + "/v1/models") as b,
+        ):
+            assert a.status == b.status == 200 and await a.read() == await b.read()
+        payload = {"model": "m", "input": "hello"}
+        async with s.post(stack.proxy + "/v1/embeddings", json=payload) as a:
+            assert a.status == 200 and len((await a.json())["data"][0]["embedding"]) > 0
