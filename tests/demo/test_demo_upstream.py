@@ -410,6 +410,7 @@ ROUTES: list[tuple[str, dict[str, Any], bytes]] = [
     ("/api/chat", {"messages": user("hi")}, b'"done":true'),
     ("/api/generate", {"prompt": "hi"}, b'"done":true'),
 ]
+ROUTE_IDS = [route for route, _, _ in ROUTES]
 ERROR_SHAPES: dict[str, Callable[[Any], bool]] = {
     "/v1/chat/completions": lambda b: b["error"]["type"] == "server_error",
     "/v1/completions": lambda b: b["error"]["type"] == "server_error",
@@ -420,7 +421,7 @@ ERROR_SHAPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
-@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES)
+@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES, ids=ROUTE_IDS)
 async def test_plain_stream_is_complete(
     demo: Demo, http: aiohttp.ClientSession, route: str, body: dict[str, Any], terminal: bytes
 ) -> None:
@@ -430,7 +431,7 @@ async def test_plain_stream_is_complete(
     await wait_for_stat(http, demo, "completed_streams", 1)
 
 
-@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES)
+@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES, ids=ROUTE_IDS)
 async def test_fault_error_500(
     demo: Demo, http: aiohttp.ClientSession, route: str, body: dict[str, Any], terminal: bytes
 ) -> None:
@@ -441,7 +442,7 @@ async def test_fault_error_500(
         assert ERROR_SHAPES[route](await resp.json())
 
 
-@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES)
+@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES, ids=ROUTE_IDS)
 async def test_fault_cut(
     demo: Demo, http: aiohttp.ClientSession, route: str, body: dict[str, Any], terminal: bytes
 ) -> None:
@@ -453,7 +454,7 @@ async def test_fault_cut(
     await wait_for_stat(http, demo, "faulted_streams", 1)
 
 
-@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES)
+@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES, ids=ROUTE_IDS)
 async def test_fault_garbage(
     demo: Demo, http: aiohttp.ClientSession, route: str, body: dict[str, Any], terminal: bytes
 ) -> None:
@@ -465,7 +466,7 @@ async def test_fault_garbage(
     assert raw.index(b"{this is not json") < raw.index(terminal)
 
 
-@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES)
+@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES, ids=ROUTE_IDS)
 async def test_fault_stall(
     demo: Demo, http: aiohttp.ClientSession, route: str, body: dict[str, Any], terminal: bytes
 ) -> None:
@@ -481,7 +482,7 @@ async def test_fault_stall(
     await wait_for_stat(http, demo, "disconnected_streams", 1)
 
 
-@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES)
+@pytest.mark.parametrize(("route", "body", "terminal"), ROUTES, ids=ROUTE_IDS)
 async def test_fault_reset(
     demo: Demo, http: aiohttp.ClientSession, route: str, body: dict[str, Any], terminal: bytes
 ) -> None:
@@ -497,15 +498,16 @@ async def test_fault_reset(
 async def test_fault_without_stream(demo: Demo, http: aiohttp.ClientSession, fault: str) -> None:
     """Non-streamed answers fail too: a truncated, non-JSON or never-sent body."""
     body = {"model": "m", "messages": user("hi")}
-    headers = {"x-demo-fault": fault}
-    async with http.post(demo.url + "/v1/chat/completions", json=body, headers=headers) as resp:
+    post = http.post(f"{demo.url}/v1/chat/completions", json=body, headers={"x-demo-fault": fault})
+    if fault == "stall":
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2), post:
+                pass
+        return
+    async with post as resp:
         if fault == "garbage":
             with pytest.raises(json.JSONDecodeError):
                 json.loads(await resp.read())
-        elif fault == "stall":
-            with pytest.raises(TimeoutError):
-                async with asyncio.timeout(0.2):
-                    await resp.read()
         else:
             with pytest.raises(aiohttp.ClientPayloadError):
                 await resp.read()
