@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from proxy.index_cache import load_or_build
 from proxy.matching.index import MatchIndex
 from proxy.matching.normalize import words
+from proxy.rules import load_rules
 from proxy.scan import scan_text
 from tests.conftest import GUTENBERG, SPEECHES
 from tests.matching.corpus_text import excerpt
@@ -87,3 +90,14 @@ def test_finding_reports_work_and_source_span(gutenberg_index: MatchIndex) -> No
     source_words = [w for w, _, _ in words(tokens)]
     assert found.work == "carroll-alice" and found.words == 30
     assert source_words[found.source_start : found.source_end] == [w for w, _, _ in words(text)]
+
+
+def test_unspaced_script_work_is_matched_per_character(tmp_path: Path) -> None:
+    """A Chinese work is found when reproduced, one ideograph a word, at original offsets."""
+    work = "床前明月光疑是地上霜举头望明月低头思故乡"
+    (tmp_path / "poem.txt").write_text(work, encoding="utf-8")
+    index, _ = load_or_build(load_rules(tmp_path), None)
+    text = "这首诗是：" + work[2:16] + "。"
+    (found,) = scan_text(index, text)
+    assert (found.start, found.end, found.words) == (5, 19, 14)
+    assert scan_text(index, "这首诗是：" + work[2:12] + "。") == []
