@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from proxy.dialects import Dialect, default_dialects
 from proxy.handlers import STATE, ProxyState, guarded, passthrough
 from proxy.matching.index import MatchIndex
 from proxy.metrics import Metrics
+from proxy.reload import RELOADER, RulesReloader, reload_handler
 from proxy.settings import Settings
 
 
@@ -24,36 +25,37 @@ def make_state(
     load_seconds: float = 0.0,
 ) -> ProxyState:
     metrics = Metrics(registry or CollectorRegistry(), settings.metrics_work_labels)
-    metrics.rules_works.set(len(index.works))
-    metrics.rules_words.set(index.word_count)
-    metrics.rules_load_seconds.set(load_seconds)
-    metrics.rules_loaded_at.set(time.time())
-    metrics.rules_info.info({"hash": index.content_hash[:16], "rules": str(settings.rules)})
+    metrics.rules_loaded(index, load_seconds, time.time())
     table = {path: d for d in (dialects or default_dialects()) for path in d.paths}
     return ProxyState(settings=settings, metrics=metrics, index=index, dialects=table)
 
 
-def make_app(state: ProxyState) -> web.Application:
-    """The proxy: guarded routes, health, metrics (unless on the admin app), and the rest."""
+def make_app(state: ProxyState, reloader: RulesReloader | None = None) -> web.Application:
+    """The proxy: guarded routes, health, metrics and /admin/reload (unless on the admin app)."""
     app = web.Application(client_max_size=state.settings.max_request_bytes)
     app[STATE] = state
+    app[RELOADER] = reloader or RulesReloader(state)
     app.cleanup_ctx.append(_client_session)
     for path in state.dialects:
         app.router.add_post(path, guarded)
     _add_health(app)
     if state.settings.admin_listen is None:
         app.router.add_get("/metrics", metrics_handler)
+        app.router.add_post("/admin/reload", reload_handler)
     else:
         app.router.add_get("/metrics", _not_here)
+        app.router.add_route("*", "/admin/reload", _not_here)
     app.router.add_route("*", "/{tail:.*}", passthrough)
     return app
 
 
-def make_admin_app(state: ProxyState) -> web.Application:
-    """Metrics and health on their own listener, away from client traffic."""
+def make_admin_app(state: ProxyState, reloader: RulesReloader | None = None) -> web.Application:
+    """Metrics, health and /admin/reload on their own listener, away from client traffic."""
     app = web.Application()
     app[STATE] = state
+    app[RELOADER] = reloader or RulesReloader(state)
     app.router.add_get("/metrics", metrics_handler)
+    app.router.add_post("/admin/reload", reload_handler)
     _add_health(app)
     return app
 
@@ -103,7 +105,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[STATE].metrics.registry)
+    body = request.app[STATE].metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--rules", type=Path, help="rules folder (COPYGUARD_RULES)")
     serve.add_argument("--listen", help="HOST:PORT for clients (COPYGUARD_LISTEN)")
     serve.add_argument("--admin-listen", help="HOST:PORT for /metrics (COPYGUARD_ADMIN_LISTEN)")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes on one port (COPYGUARD_WORKERS; 1: none)"
+    )
     serve.add_argument("--config", type=Path, help="TOML settings file (COPYGUARD_CONFIG)")
 
     demo = sub.add_parser("demo-upstream", help="run the simulated model server")
@@ -78,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
             rules=args.rules,
             listen=args.listen,
             admin_listen=args.admin_listen,
+            workers=args.workers,
         )
         load_rules(settings.rules)  # fail fast, with file and line, before binding ports
     except ValidationError as e:
@@ -86,8 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (RulesError, OSError) as e:
         print(f"copyguard serve: {e}", file=sys.stderr)
         return 2
-    run(settings)
-    return 0
+    return run(settings)
 
 
 def _first_error(e: Any) -> str:

@@ -1,10 +1,22 @@
-"""Prometheus metrics, registered on a registry passed in (one per app, never global)."""
+"""Prometheus metrics, registered on a registry passed in (one per app, never global).
+
+With several worker processes (``copyguard serve --workers N``) the parent sets
+``PROMETHEUS_MULTIPROC_DIR`` before starting them: prometheus_client then keeps every value
+in files there and ``render`` adds up all workers' files.  Gauges say how to combine.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+import os
+from typing import Final
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from proxy.matching.index import MatchIndex
 from proxy.matching.session import Finding
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _LATENCY = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _UPSTREAM = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -74,24 +86,79 @@ class Metrics:
             buckets=_LATENCY,
             registry=r,
         )
-        self.active_streams = Gauge("copyguard_active_streams", "Responses in flight", registry=r)
+        self.active_streams = Gauge(
+            "copyguard_active_streams",
+            "Responses in flight",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.fail_open = Counter(
             "copyguard_fail_open", "Streams passed unscanned after a matcher failure", registry=r
         )
         self.matcher_failures = Counter(
             "copyguard_matcher_failures", "Matcher failures", ["mode"], registry=r
         )
-        self.rules_works = Gauge("copyguard_rules_works", "Protected works in force", registry=r)
-        self.rules_words = Gauge("copyguard_rules_words", "Protected words in force", registry=r)
+        # every worker loads the same rules; dead workers drop out
+        recent: Final = "livemostrecent"
+        self.rules_works = Gauge(
+            "copyguard_rules_works",
+            "Protected works in force",
+            registry=r,
+            multiprocess_mode=recent,
+        )
+        self.rules_words = Gauge(
+            "copyguard_rules_words",
+            "Protected words in force",
+            registry=r,
+            multiprocess_mode=recent,
+        )
         self.rules_load_seconds = Gauge(
-            "copyguard_rules_load_seconds", "Time to load the rules in force", registry=r
+            "copyguard_rules_load_seconds",
+            "Time to load the rules in force",
+            registry=r,
+            multiprocess_mode=recent,
         )
         self.rules_loaded_at = Gauge(
             "copyguard_rules_last_success_timestamp_seconds",
             "When the rules in force loaded",
             registry=r,
+            multiprocess_mode=recent,
         )
-        self.rules_info = Info("copyguard_rules", "Rules in force", registry=r)
+        # A gauge, not an Info (Info has no multiprocess mode): 1 for the hash in force, 0 for
+        # hashes replaced since; the samples read as an Info's would.
+        self.rules_info = Gauge(
+            "copyguard_rules_info",
+            "Content hash of the rules in force (1) and of rules replaced since (0)",
+            ["hash"],
+            registry=r,
+            multiprocess_mode=recent,
+        )
+        self.rules_reloads = Counter(
+            "copyguard_rules_reload", "Rules reloads by result", ["result"], registry=r
+        )
+        self._rules_hash: str | None = None
+
+    def rules_loaded(self, index: MatchIndex, load_seconds: float, when: float) -> None:
+        """Record the rules now in force."""
+        self.rules_works.set(len(index.works))
+        self.rules_words.set(index.word_count)
+        self.rules_load_seconds.set(load_seconds)
+        self.rules_loaded_at.set(when)
+        new = index.content_hash[:16]
+        old, self._rules_hash = self._rules_hash, new
+        if old is not None and old != new:
+            self.rules_info.labels(old).set(0)  # other workers' files may still say 1
+            if not multiprocess():
+                self.rules_info.remove(old)
+        self.rules_info.labels(new).set(1)
+
+    def render(self) -> bytes:
+        """The exposition text: this registry, or every worker's values in multiprocess mode."""
+        if not multiprocess():
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
 
     def work_label(self, work: str) -> str:
         """The work id for the first ``work_labels`` distinct works, then "other"."""
@@ -106,3 +173,8 @@ class Metrics:
         self.findings.labels(
             finding.collection or "-", self.work_label(finding.work), finding.action.value
         ).inc()
+
+
+def multiprocess() -> bool:
+    """Whether metric values live in a directory shared by worker processes."""
+    return bool(os.environ.get(MULTIPROC_ENV))

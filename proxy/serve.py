@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 
@@ -13,14 +14,21 @@ from aiohttp import web
 from proxy.app import make_admin_app, make_app, make_state
 from proxy.index_cache import load_or_build
 from proxy.logs import configure_logging
+from proxy.reload import RulesReloader, defer_sighup, take_deferred_sighup
 from proxy.rules import load_rules
 from proxy.settings import Settings, host_port
 
 log = structlog.get_logger("copyguard")
 
 
-async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
-    """Run the proxy until SIGTERM/SIGINT (or cancellation), then drain and stop."""
+async def serve(
+    settings: Settings, ready: asyncio.Event | None = None, parent_pid: int | None = None
+) -> None:
+    """Run the proxy until SIGTERM/SIGINT (or cancellation), then drain and stop.
+
+    SIGHUP reloads the rules.  ``parent_pid``: this is one of several workers (see
+    ``proxy.workers``) sharing the listen port; reloads are coordinated by that parent.
+    """
     started = time.perf_counter()
     catalogue = await asyncio.to_thread(load_rules, settings.rules)
     index, cached = await asyncio.to_thread(load_or_build, catalogue, settings.cache_dir)
@@ -34,37 +42,78 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         hash=index.content_hash[:16],
     )
     state = make_state(settings, index, load_seconds=load_seconds)
-    runners = [web.AppRunner(make_app(state), handler_cancellation=True, access_log=None)]
+    reloader = RulesReloader(state, parent_pid)
+    app = make_app(state, reloader)
+    if parent_pid is not None:
+        app.on_response_prepare.append(_worker_header)
+    runners = [web.AppRunner(app, handler_cancellation=True, access_log=None)]
     listens = [settings.listen]
     if settings.admin_listen:
-        runners.append(web.AppRunner(make_admin_app(state), access_log=None))
+        runners.append(web.AppRunner(make_admin_app(state, reloader), access_log=None))
         listens.append(settings.admin_listen)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, reloader.spawn, "sighup")
+    if take_deferred_sighup():
+        reloader.spawn("sighup")
+    background = []
+    if settings.watch_rules and parent_pid is None:  # with workers, the parent watches
+        background.append(loop.create_task(reloader.watch()))
+    if parent_pid is not None:
+        background.append(loop.create_task(_stop_if_orphaned(parent_pid, stop)))
     try:
         for runner, listen in zip(runners, listens, strict=True):
             await runner.setup()
             host, port = host_port(listen)
-            await web.TCPSite(runner, host, port, shutdown_timeout=settings.grace_period).start()
+            site = web.TCPSite(
+                runner,
+                host,
+                port,
+                shutdown_timeout=settings.grace_period,
+                reuse_port=parent_pid is not None,
+            )
+            await site.start()
             log.info("listening", address=f"http://{listen}")
         if ready is not None:
             ready.set()
         await stop.wait()
         log.info("stopping", grace_period=settings.grace_period)
     finally:
+        for task in background:
+            task.cancel()
         for runner in runners:
             await runner.cleanup()
         log.info("stopped")
 
 
-def run(settings: Settings) -> None:
+async def _worker_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["X-Copyguard-Worker"] = str(os.getpid())
+
+
+async def _stop_if_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
+    """A worker whose parent is gone (killed outright) stops rather than serve on alone."""
+    while os.getppid() == parent_pid:  # noqa: ASYNC110 - nothing to wait on: poll
+        await asyncio.sleep(1.0)
+    log.warning("parent_gone", parent=parent_pid)
+    stop.set()
+
+
+def run(settings: Settings) -> int:
+    """``copyguard serve``: one process, or with ``workers`` > 1 a parent and N workers."""
     configure_logging(settings.log_level)
+    defer_sighup()
+    if settings.workers > 1:
+        from proxy.workers import supervise
+
+        return asyncio.run(supervise(settings))
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional on some platforms
         asyncio.run(serve(settings))
     else:
         uvloop.run(serve(settings))
+    return 0

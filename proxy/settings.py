@@ -5,10 +5,11 @@ Built once in ``main`` and passed in; nothing reads the environment at import ti
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +51,16 @@ class Settings(BaseSettings):
         50, ge=0, description="distinct works labelled in metrics before 'other' (0: off)"
     )
     grace_period: float = Field(30.0, ge=0, description="seconds to finish streams on SIGTERM")
+    admin_token: SecretStr | None = Field(
+        None, description="bearer token required by POST /admin/reload (unset: none)"
+    )
+    watch_rules: bool = Field(False, description="reload when files under the rules folder change")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=256,
+        description="worker processes sharing the listen port (default: one per CPU)",
+    )
 
     @field_validator("upstream")
     @classmethod
