@@ -498,12 +498,18 @@ async def test_fault_reset(
 async def test_fault_without_stream(demo: Demo, http: aiohttp.ClientSession, fault: str) -> None:
     """Non-streamed answers fail too: a truncated, non-JSON or never-sent body."""
     body = {"model": "m", "messages": user("hi")}
-    post = http.post(f"{demo.url}/v1/chat/completions", json=body, headers={"x-demo-fault": fault})
+    url, headers = f"{demo.url}/v1/chat/completions", {"x-demo-fault": fault}
     if fault == "stall":
+        # aiohttp's own read timeout, not a cancellation from outside: the latter races
+        # with aiohttp's timer under load and can leave the test task cancelled.
+        stalled = http.post(
+            url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(sock_read=0.3)
+        )
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.2), post:
+            async with stalled:
                 pass
         return
+    post = http.post(url, json=body, headers=headers)
     async with post as resp:
         if fault == "garbage":
             with pytest.raises(json.JSONDecodeError):
