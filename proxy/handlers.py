@@ -205,7 +205,16 @@ async def _whole(
             body = await upstream.content.read(settings.max_body_bytes + 1)
         if len(body) > settings.max_body_bytes:
             raise DialectError(f"upstream body over {settings.max_body_bytes} bytes")
-        out = dialect.rewrite_body(body, guard)
+        try:
+            out = dialect.rewrite_body(body, guard)
+        except DialectError:
+            raise
+        except Exception as e:  # a matcher bug: the failure policy decides
+            _matcher_failed(state, e, info)
+            if settings.fail_mode == "closed":
+                info["status"] = 500
+                return _error(dialect, 500, "copyguard could not check this response", rid)
+            out = body  # open: the answer goes back unscanned (counted)
     except TimeoutError:
         state.metrics.upstream_errors.labels(dialect.name, "timeout").inc()
         info["status"] = 504
@@ -241,6 +250,9 @@ async def _stream(
     chunk_latency = metrics.chunk_latency.labels(dialect.name)
     first: float | None = None
     sent = 0
+    sse = dialect.stream_media_type.startswith("text/event-stream")
+    carry = bytearray()  # upstream bytes after the last complete event: fail-open resumes there
+    unscanned = False  # fail-open struck: the rest of the upstream bytes pass as they are
     metrics.active_streams.inc()
     info["status"] = upstream.status
     try:
@@ -250,19 +262,33 @@ async def _stream(
         async with asyncio.timeout(None) as deadline:
             while True:
                 deadline.reschedule(loop.time() + settings.read_timeout)
+                t = time.perf_counter()
                 try:
                     chunk = await reader.readany()
                     t = time.perf_counter()
                     if first is None:
                         first = t
-                    out = rewriter.feed(chunk) if chunk else rewriter.flush()
+                    if unscanned:
+                        out = chunk
+                    else:
+                        out = rewriter.feed(chunk) if chunk else rewriter.flush()
+                        carry += chunk
+                        del carry[: _last_event_end(carry, sse)]
                 except (DialectError, aiohttp.ClientError) as e:
                     kind = "malformed" if isinstance(e, DialectError) else "disconnected"
                     metrics.upstream_errors.labels(dialect.name, kind).inc()
                     info["upstream_error"] = f"{kind}: {str(e)[:200]}"
-                    out, chunk = _fail(rewriter, "the model server's stream broke off"), b""
+                    out = (
+                        b"" if unscanned else _fail(rewriter, "the model server's stream broke off")
+                    )
+                    chunk = b""
                 except Exception as e:  # a matcher bug: the failure policy decides
-                    out, chunk = _matcher_failed(state, rewriter, e, info), b""
+                    _matcher_failed(state, e, info)
+                    if settings.fail_mode == "open":  # the unsent part of the stream, unscanned
+                        out, unscanned = bytes(carry) + chunk, True
+                    else:
+                        out = _fail(rewriter, "copyguard could not check this response")
+                        chunk = b""
                 chunk_latency.observe(time.perf_counter() - t)
                 if out:
                     if sent == 0 and first is not None:
@@ -271,13 +297,13 @@ async def _stream(
                         )
                     sent += len(out)
                     await resp.write(out)
-                if not chunk or rewriter.finished:
+                if not chunk or (rewriter.finished and not unscanned):
                     break
     except TimeoutError:
         metrics.upstream_errors.labels(dialect.name, "timeout").inc()
         info["upstream_error"] = "timeout between chunks"
-        out = _fail(rewriter, "the model server stopped answering")
-        await resp.write(out)
+        if not unscanned:
+            await resp.write(_fail(rewriter, "the model server stopped answering"))
     except (ConnectionResetError, aiohttp.ClientConnectionResetError):
         info["client_disconnected"] = True
         return resp
@@ -296,15 +322,21 @@ def _fail(rewriter: StreamRewriter, message: str) -> bytes:
         return b""
 
 
-def _matcher_failed(
-    state: ProxyState, rewriter: StreamRewriter, error: Exception, info: dict[str, Any]
-) -> bytes:
-    log.error("matcher_failed", error=repr(error), mode=state.settings.fail_mode)
+def _last_event_end(buf: bytearray, sse: bool) -> int:
+    """Where the last complete SSE event (blank line) or NDJSON line in ``buf`` ends."""
+    if not sse:
+        return buf.rfind(b"\n") + 1
+    seps = (b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\r\n")
+    return max((at + len(sep) for sep in seps if (at := buf.rfind(sep)) >= 0), default=0)
+
+
+def _matcher_failed(state: ProxyState, error: Exception, info: dict[str, Any]) -> None:
+    """Log and count a matcher failure; the caller applies ``fail_mode``."""
+    log.error("matcher_failed", error_type=type(error).__name__, mode=state.settings.fail_mode)
     state.metrics.matcher_failures.labels(state.settings.fail_mode).inc()
     info["matcher_error"] = type(error).__name__
     if state.settings.fail_mode == "open":
         state.metrics.fail_open.inc()
-    return _fail(rewriter, "copyguard could not check this response")
 
 
 async def passthrough(request: web.Request) -> web.StreamResponse:
