@@ -42,6 +42,7 @@ async def serve(
         hash=index.content_hash[:16],
     )
     state = make_state(settings, index, load_seconds=load_seconds)
+    del catalogue, index  # a reload replaces state.index: hold no other reference to the first
     reloader = RulesReloader(state, parent_pid)
     app = make_app(state, reloader)
     if parent_pid is not None:
