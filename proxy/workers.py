@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from proxy.index_cache import cache_key
+from proxy.index_cache import cache_key, load_or_build
 from proxy.metrics import MULTIPROC_ENV
 from proxy.rules import RulesError, load_rules
 from proxy.settings import Settings
@@ -37,6 +37,7 @@ from proxy.settings import Settings
 log = structlog.get_logger("copyguard")
 
 STARTUP_SECONDS = 10.0  # a worker that exits sooner is a failed start, not a crash to recover
+IN_PROCESS_CHARS = 1 << 20  # smaller catalogues are compiled in the parent, larger in a child
 KILL_AFTER = 10.0  # seconds past grace_period before a worker that will not stop is killed
 
 
@@ -78,6 +79,9 @@ class Supervisor:
             return False
         if (self.settings.cache_dir / cache_key(catalogue)).is_dir():
             return True
+        if sum(len(w.text) for w in catalogue.works) < IN_PROCESS_CHARS:
+            await asyncio.to_thread(load_or_build, catalogue, self.settings.cache_dir)
+            return True  # small: quicker here than starting a Python process
         del catalogue
         proc = await self._child("--prebuild")
         return await proc.wait() == 0
@@ -182,8 +186,6 @@ async def supervise(settings: Settings) -> int:
 
 
 def _prebuild(settings: Settings) -> int:
-    from proxy.index_cache import load_or_build
-
     started = time.perf_counter()
     try:
         index, cached = load_or_build(load_rules(settings.rules), settings.cache_dir)
