@@ -101,7 +101,7 @@ class OpenAIStream:
         n = request.get("n")
         self._expected = n if isinstance(n, int) and n > 1 else 1
         self._book: LogprobBook[Any] | None = LogprobBook() if track_logprobs else None
-        self._head: JsonObject = {}
+        self._last: JsonObject = {}  # the last chunk object: its _HEAD fields head new chunks
         self._finished = False
         self._done = False
 
@@ -173,7 +173,7 @@ class OpenAIStream:
         choices = obj.get("choices")
         if not isinstance(choices, list):
             return event.raw
-        self._head = {k: obj[k] for k in _HEAD if k in obj}
+        self._last = obj
         pre: list[JsonObject] = []
         post: list[JsonObject] = []
         kept: list[Any] = []
@@ -309,7 +309,9 @@ class OpenAIStream:
     def _chunk(self, choices: list[JsonObject]) -> bytes:
         if not choices:
             return b""
-        obj: JsonObject = {**self._head, "choices": choices}
+        last = self._last
+        obj: JsonObject = {k: last[k] for k in _HEAD if k in last}
+        obj["choices"] = choices
         report = self._guard.report()
         if report is not None and any(c.get("finish_reason") for c in choices):
             obj["copyguard"] = report
@@ -319,7 +321,12 @@ class OpenAIStream:
         states = self._choices.values()
         if self._done or self._finished or len(states) < self._expected:
             return b""
-        if all(s.ended for s in states) and any(s.blocked for s in states):
+        blocked = False
+        for s in states:
+            if not s.ended:
+                return b""
+            blocked = blocked or s.blocked
+        if blocked:
             self._finished = True
             return DONE
         return b""

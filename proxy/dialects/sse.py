@@ -140,6 +140,10 @@ class SseDecoder:
 
 def encode_sse(data: str | bytes, event: str | None = None) -> bytes:
     """Encode one event: an optional ``event:`` line, one ``data:`` line per line of data."""
+    if isinstance(data, bytes) and b"\n" not in data and b"\r" not in data:
+        data.decode()  # the same UnicodeDecodeError as below for bytes that are not UTF-8
+        line = b"data: " + data + b"\n\n"
+        return line if event is None else f"event: {event}\n".encode() + line
     text = data.decode() if isinstance(data, bytes) else data
     head = f"event: {event}\n" if event is not None else ""
     if "\n" not in text and "\r" not in text:
