@@ -170,6 +170,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not os.access(PROMETHEUS, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail("prometheus binary not found: .ci/run must apt-get install prometheus")
         pytest.skip(
             "prometheus binary not found: apt-get install prometheus (.ci/run does) to run "
             "the dashboard/alert expressions against a real Prometheus"
