@@ -25,10 +25,44 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck unit
+test: lint typecheck unit lint-deploy
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.matcher
+
+# deploy/ and the Dockerfile: dashboard script lint, promtool (alert unit tests), hadolint,
+# checkov (its own venv: heavy, pinned deps).  kubernetes-validate and the real-Prometheus
+# test of every dashboard/alert expression run in pytest (tests/deploy/).
+.PHONY: dashboards lint-deploy
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
+
+dashboards: $(STAMP)
+	$(BIN)/python deploy/grafana/build.py > deploy/grafana/copyguard.json
+
+$(CHECKOV_STAMP): $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install -q checkov==3.3.30
+	touch $(CHECKOV_STAMP)
+
+lint-deploy: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/ruff check deploy
+	$(BIN)/ruff format --check deploy
+	$(BIN)/mypy --strict deploy/grafana/build.py
+	$(BIN)/hadolint Dockerfile
+	@if command -v promtool >/dev/null; then \
+	  set -e; \
+	  promtool check config deploy/prometheus/prometheus.yml; \
+	  promtool test rules deploy/prometheus/alerts_test.yml; \
+	elif [ -n "$$CI" ]; then \
+	  echo "promtool not found: .ci/run must 'apt-get install prometheus'" >&2; exit 1; \
+	else \
+	  echo "SKIPPED promtool checks: promtool not found (apt-get install prometheus)" >&2; \
+	fi
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile -f Dockerfile
+	# patches/ holds strategic-merge patches, not whole resources: checked as merged by users.
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework kubernetes \
+	  -d deploy/k8s --skip-path deploy/k8s/patches
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
