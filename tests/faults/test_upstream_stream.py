@@ -1,0 +1,153 @@
+"""Broken upstream streams (after the response headers): each ends in a defined way.
+
+The upstream is a replay of what the demo sent for the route, damaged one way; the client
+must get either the same answer (harmless damage) or the format's error event and a clean
+end, never a hang, a traceback or protected text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from proxy.demo.answers import CLEAN
+from tests.faults.common import (
+    IDS,
+    POEM,
+    assert_no_protected_run,
+    ends_with_error,
+    objects,
+    post,
+    split_events,
+)
+from tests.proxy.harness import Replay, StartStack
+from tests.proxy.routes import ROUTES, Route
+
+Mutation = Callable[[list[bytes], bool], list[bytes]]
+SAME, ERROR, FILTERED = "same answer", "error event", "filtered"
+
+
+def _insert(events: list[bytes], at: int, extra: bytes) -> list[bytes]:
+    return events[:at] + [extra] + events[at:]
+
+
+def garbage_json(events: list[bytes], ndjson: bool) -> list[bytes]:
+    return _insert(events, 3, b"{this is not json\n" if ndjson else b"data: {not json\n\n")
+
+
+def noise_line(events: list[bytes], ndjson: bool) -> list[bytes]:
+    return _insert(events, 3, b"@@ line noise @@\n" if ndjson else b"@@ line noise @@\n\n")
+
+
+def keepalives(events: list[bytes], ndjson: bool) -> list[bytes]:
+    extra = b"\n" if ndjson else b": keep-alive\n\n"
+    return [piece for e in events for piece in (extra, e)]
+
+
+def multiline_data(events: list[bytes], ndjson: bool) -> list[bytes]:
+    out = []
+    for e in events:
+        head, _, data = e.rstrip(b"\n").rpartition(b"data: ")
+        if not data.startswith(b"{"):
+            out.append(e)
+            continue
+        pretty = orjson.dumps(orjson.loads(data), option=orjson.OPT_INDENT_2)
+        out.append(head + b"".join(b"data: " + ln + b"\n" for ln in pretty.split(b"\n")) + b"\n")
+    return out
+
+
+def crlf(events: list[bytes], ndjson: bool) -> list[bytes]:
+    return [e.replace(b"\n", b"\r\n") for e in events]
+
+
+def missing_end(events: list[bytes], ndjson: bool) -> list[bytes]:
+    return events[:-1]
+
+
+def oversized(events: list[bytes], ndjson: bool) -> list[bytes]:
+    pad = b'{"pad":"' + b"x" * (64 << 10) + b'"}'
+    return _insert(events, 3, pad + b"\n" if ndjson else b"data: " + pad + b"\n\n")
+
+
+def cut_mid_event(events: list[bytes], ndjson: bool) -> list[bytes]:
+    return events[:5] + [events[5][: len(events[5]) // 2]]
+
+
+def non_utf8(events: list[bytes], ndjson: bool) -> list[bytes]:
+    body = b"".join(events)
+    return [body.replace(b'"Cert', b'"\xffCert', 1)]
+
+
+OPENAI = ("openai-chat", "openai-completions")
+NDJSON = ("ollama-chat", "ollama-generate")
+
+# (mutation, answer the upstream reproduces, what the client must get, per-route exceptions)
+CASES: list[tuple[Mutation, str, str, dict[str, str]]] = [
+    (garbage_json, POEM, ERROR, {}),
+    # SSE ignores a field line it does not know (WHATWG); in NDJSON it is a bad line
+    (noise_line, POEM, FILTERED, dict.fromkeys(NDJSON, ERROR)),
+    (keepalives, CLEAN, SAME, {}),
+    (keepalives, POEM, FILTERED, {}),
+    (multiline_data, CLEAN, SAME, {}),
+    (multiline_data, POEM, FILTERED, {}),
+    (crlf, CLEAN, SAME, {}),
+    (crlf, POEM, FILTERED, {}),
+    # only OpenAI's "[DONE]" is dispensable: a stream without its final event is cut short
+    (missing_end, CLEAN, ERROR, dict.fromkeys(OPENAI, SAME)),
+    (oversized, POEM, ERROR, {}),
+    (cut_mid_event, CLEAN, ERROR, {}),
+    (non_utf8, POEM, ERROR, {}),
+]
+
+
+async def _direct(start_stack: StartStack, route: Route, answer: str) -> bytes:
+    demo = await start_stack()
+    status, _, body = await post(
+        demo.upstream + route.path, route.request("hi", True), {"x-demo-answer": answer}
+    )
+    assert status == 200
+    return body
+
+
+def _texts(route: Route, body: bytes) -> dict[int, str]:
+    objs: list[dict[str, Any]] = [o for o in objects(body) if isinstance(o, dict)]
+    return route.texts(objs, True)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "answer", "outcome", "except_on"),
+    CASES,
+    ids=[f"{m.__name__}-{a.split('/')[0]}" for m, a, _, _ in CASES],
+)
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_damaged_stream_has_a_defined_outcome(
+    start_stack: StartStack,
+    route: Route,
+    mutate: Mutation,
+    answer: str,
+    outcome: str,
+    except_on: dict[str, str],
+) -> None:
+    """Each kind of stream damage gives its defined outcome and never leaks protected text."""
+    outcome = except_on.get(route.name, outcome)
+    if mutate is multiline_data and route.ndjson:
+        pytest.skip("NDJSON has no multi-line events")
+    direct = await _direct(start_stack, route, answer)
+    damaged = mutate(split_events(direct, route.ndjson), route.ndjson)
+    chunks = [c for piece in damaged for c in (piece[:7], piece[7:]) if c]
+    ctype = "application/x-ndjson" if route.ndjson else "text/event-stream"
+    stack = await start_stack(
+        replay=Replay(chunks, content_type=ctype), max_event_bytes=4096, read_timeout=2.0
+    )
+    status, _, body = await post(stack.proxy + route.path, route.request("hi", True))
+    assert status == 200
+    assert_no_protected_run(body)
+    if outcome == SAME:
+        assert _texts(route, body) == _texts(route, direct) and not ends_with_error(body)
+    elif outcome == FILTERED:
+        assert route.filtered([o for o in objects(body) if isinstance(o, dict)], True)
+    else:
+        assert ends_with_error(body)
