@@ -312,7 +312,7 @@ def dashboard() -> dict[str, Any]:
         ),
         stat(
             "Reload errors (dashboard range)",
-            f'sum(increase(copyguard_rules_reload_total{{{SEL},result!="success"}}[$__range]))'
+            f'sum(increase(copyguard_rules_reload_total{{{SEL},result="error"}}[$__range]))'
             " or vector(0)",
             18,
             36,

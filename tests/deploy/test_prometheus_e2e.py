@@ -243,6 +243,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         _wait(prom + "/-/ready", "prometheus", procs[-1], plog)
         _traffic(base)
+        # A successful reload (result="ok") must not look like a failing one.
+        assert _post(base, "/admin/reload", {}) == 200
         time.sleep(2)
         _traffic(base)  # counters move between scrapes, so rates are not all 0
         # Wait for three scrapes after the traffic.
