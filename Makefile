@@ -64,5 +64,10 @@ lint-deploy: $(STAMP) $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework kubernetes \
 	  -d deploy/k8s --skip-path deploy/k8s/patches
 
+# Soak (a benchmark, not a test): 500 concurrent streams for 60 s through `copyguard serve`.
+.PHONY: soak
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
