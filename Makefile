@@ -27,8 +27,24 @@ unit: $(STAMP)
 
 test: lint typecheck unit lint-deploy
 
-bench: $(STAMP)
+# Benchmarks (not tests): the matcher, then the proxy against direct, bare aiohttp proxies
+# and LiteLLM (its own venv, pinned) in one interleaved run of about 13 minutes.
+BENCH_STAMP := $(VENV)/.bench-stamp
+LITELLM_VENV := bench/.venv-litellm
+LITELLM_STAMP := $(LITELLM_VENV)/.installed-stamp
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+$(LITELLM_STAMP):
+	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install -q 'litellm[proxy]==1.106.12'
+	touch $(LITELLM_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 	$(BIN)/python -m bench.matcher
+	$(BIN)/python -m bench.proxies
 
 # deploy/ and the Dockerfile: dashboard script lint, promtool (alert unit tests), hadolint,
 # checkov (its own venv: heavy, pinned deps).  kubernetes-validate and the real-Prometheus
