@@ -75,6 +75,7 @@ def _save(index: MatchIndex, entry: Path) -> None:
             "window": index.window,
             "stride": index.stride,
             "allow": index.allow,
+            "starters": index.starters,
             "content_hash": index.content_hash,
         }
         (tmp / "meta.pickle").write_bytes(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
@@ -102,5 +103,6 @@ def _load(entry: Path) -> MatchIndex:
         window=meta["window"],
         stride=meta["stride"],
         allow=meta["allow"],
+        starters=meta["starters"],
         content_hash=meta["content_hash"],
     )

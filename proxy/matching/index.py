@@ -25,7 +25,7 @@ from proxy.matching.catalogue import Catalogue, Rule, Work
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
 
 #: Bumped whenever the compiled layout changes, so stale caches are never loaded.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _CODE_BASE = 0x100
 _MAX_POSTINGS = 256
 _WORD_CACHE_LIMIT = 200_000
@@ -63,6 +63,7 @@ class MatchIndex:
         stride: int,
         allow: tuple[str, ...],
         content_hash: str,
+        starters: frozenset[str] = frozenset(),
     ) -> None:
         self.vocab = vocab
         self.source = source
@@ -74,6 +75,9 @@ class MatchIndex:
         self.window = window
         self.stride = stride
         self.allow = allow
+        # Every prefix of every word that begins a loaded window: a word still being
+        # typed that is none of these cannot start a protected run.
+        self.starters = starters
         self.content_hash = content_hash
         self.digits, self.codes = _code_table(len(vocab) + 1)
         self._word_cache: dict[str, tuple[int, ...]] = {}
@@ -125,6 +129,7 @@ class MatchIndex:
             stride=stride,
             allow=(),
             content_hash=catalogue.content_hash,
+            starters=_starters(postings, vocab, codes),
         )
         index.allow = tuple(index.encode(index.ids_of(p)) for p in policy.allow_phrases)
         return index
@@ -176,6 +181,16 @@ class MatchIndex:
     @property
     def word_count(self) -> int:
         return len(self.source) - len(self.works) - 1
+
+
+def _starters(
+    postings: dict[str, list[int]], vocab: dict[str, int], codes: list[str]
+) -> frozenset[str]:
+    """Every prefix of every word that begins some loaded window."""
+    digits = len(codes[1]) if len(codes) > 1 else 2
+    first_codes = {key[:digits] for key in postings}
+    firsts = [word for word, i in vocab.items() if codes[i] in first_codes]
+    return frozenset(w[:n] for w in firsts for n in range(1, len(w) + 1))
 
 
 def _code_table(size: int) -> tuple[int, list[str]]:

@@ -3,17 +3,18 @@
 Feed output text in pieces of any size; after each ``feed`` the session says up to
 which original offset the text is *safe* to release.  Text is held while it is (a)
 the live partial match: the longest suffix of the output's words that is a prefix of
-some loaded window, together with the word still under way after it, or (b) part of a
-run aligned with a protected work that has not ended yet, or a finding waiting to be
-settled.  Clean text is therefore held only as long as it looks like a beginning.
+some loaded window, with the word still under way after it, (b) a word under way that
+could still begin a window, or (c) part of a run aligned with a protected work that
+has not ended yet, or a finding waiting to be settled.  Clean text is therefore held
+only as long as it looks like a beginning.
 
 Guarantee: a caller that releases only text before ``safe_until`` never releases
 ``min_words`` consecutive words of a protected run.  A run of ``min_words`` words
 contains a whole loaded window starting within its first ``stride`` words; from that
-window's first complete word on, everything is held, so fewer than ``stride`` words
-(plus a fragment of the next) of the run can be out before the window completes and
-the run is found.  A finding's ``start`` can therefore lie before what a caller has
-already released; it redacts or cuts from where it is.
+window's first word on, everything is held, so fewer than ``stride`` words of the run
+can be out before the window completes and the run is found.  A finding's ``start``
+can therefore lie before what a caller has already released; it redacts or cuts from
+where it is.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 from proxy.matching.catalogue import Action
 from proxy.matching.index import MatchIndex
-from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE
+from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE, fold
 
 # Ids of recent output words are kept this far behind the live partial match (for the
 # backward extension of a new alignment), plus slack so trimming is amortised.
@@ -88,16 +89,24 @@ class MatchSession:
         safe = self._fed
         if self._live < self._n:
             safe = self._starts[self._live - self._base]
-        elif self._pending and self._index.window < 2:
-            # A word under way is released while no partial match is live: at worst the
-            # client then holds the first word of a run whose window starts there, and
-            # with windows of two words or more that keeps every leak under min_words.
+        elif self._pending and not self._cannot_start(self._pending):
             safe = self._pending_start
         for run in self._runs:
             safe = min(safe, run.start)
         for run, _ in self._waiting:
             safe = min(safe, run.start)
         return safe
+
+    def _cannot_start(self, pending: str) -> bool:
+        """Whether a word still being typed can no longer begin any loaded window.
+
+        Only then is it released before it ends; any other word under way is held, so a
+        finding never starts inside text the client already has.
+        """
+        if pending.isascii() and pending.isalnum():
+            return pending.lower() not in self._index.starters
+        folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
+        return len(folded) == 1 and folded[0] not in self._index.starters
 
     def feed(self, text: str) -> list[Finding]:
         """Take the next piece of output; return the findings settled by it."""
