@@ -46,7 +46,8 @@ class Supervisor:
         self.settings = settings
         self.metrics_dir = tempfile.mkdtemp(prefix="copyguard-metrics-")
         self.env = {**os.environ, MULTIPROC_ENV: self.metrics_dir}
-        self.payload = pickle.dumps(settings.model_dump(), protocol=pickle.HIGHEST_PROTOCOL)
+        given = {"parent": os.getpid(), "settings": settings.model_dump()}
+        self.payload = pickle.dumps(given, protocol=pickle.HIGHEST_PROTOCOL)
         self.workers: dict[int, asyncio.subprocess.Process] = {}  # slot -> process
         self.started: dict[int, float] = {}
         self.stop = asyncio.Event()
@@ -197,12 +198,27 @@ def _prebuild(settings: Settings) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """On Linux, have the kernel send SIGTERM when the parent dies (even by SIGKILL)."""
+    if sys.platform != "linux":
+        return  # serve() also polls for a lost parent
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def main(argv: list[str]) -> int:
     """A worker (or with ``--prebuild``, the cache warmer); settings pickled on stdin."""
     from proxy.reload import defer_sighup
 
     defer_sighup()  # a SIGHUP before the loop is up must not kill the worker
-    settings = Settings(**pickle.loads(sys.stdin.buffer.read()))
+    given = pickle.loads(sys.stdin.buffer.read())
+    parent: int = given["parent"]
+    _die_with_parent()
+    if os.getppid() != parent:
+        return 1  # the parent died while this process started
+    settings = Settings(**given["settings"])
     from proxy.logs import configure_logging
 
     configure_logging(settings.log_level)
@@ -211,7 +227,7 @@ def main(argv: list[str]) -> int:
     from proxy.serve import serve
 
     structlog.contextvars.bind_contextvars(worker=os.getpid())
-    coro = serve(settings, parent_pid=os.getppid())
+    coro = serve(settings, parent_pid=parent)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is optional on some platforms

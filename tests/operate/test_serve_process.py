@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -49,6 +50,7 @@ async def start_serve(tmp_path: Path) -> AsyncIterator[StartServe]:
                 "COPYGUARD_CACHE_DIR": str(tmp_path / "cache"),
                 "COPYGUARD_GRACE_PERIOD": "2",
                 "COPYGUARD_LOG_LEVEL": "warning",
+                "TMPDIR": str(tmp_path),  # the metrics directory, even if the parent is killed
             }
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -118,12 +120,14 @@ async def test_two_workers_share_a_port(start_serve: StartServe, rules_dir: Path
     async with aiohttp.ClientSession(connector=fresh) as session:
         pids: set[str] = set()
         sent = 0
-        while len(pids) < 2 and sent < 200:
-            content, finish, headers = await ask(session, base, "echo: hello there")
-            assert finish == "stop"
-            pids.add(headers["X-Copyguard-Worker"])
-            sent += 1
-        assert len(pids) == 2, "one worker answered everything"
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(20):  # the second worker may still be starting
+                while len(pids) < 2:
+                    content, finish, headers = await ask(session, base, "echo: hello there")
+                    sent += 1
+                    assert finish == "stop"
+                    pids.add(headers["X-Copyguard-Worker"])
+        assert len(pids) == 2, f"one worker answered all {sent} requests"
         assert str(proc.pid) not in pids
         for _ in range(4):  # whichever worker serves /metrics, it sees every request
             count = await metric(session, base, "copyguard_requests_total", status="200")
@@ -151,3 +155,41 @@ async def test_two_workers_share_a_port(start_serve: StartServe, rules_dir: Path
     proc.send_signal(signal.SIGTERM)
     async with asyncio.timeout(20):
         assert await proc.wait() == 0
+
+
+def children(pid: int) -> set[int]:
+    """The pids of ``pid``'s child processes (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+async def test_workers_stop_when_the_parent_is_killed(
+    start_serve: StartServe, rules_dir: Path
+) -> None:
+    """SIGKILL to the parent leaves no worker serving on alone."""
+    _, proc = await start_serve(rules_dir, COPYGUARD_WORKERS="2")
+    workers = children(proc.pid)
+    assert len(workers) == 2
+    proc.kill()
+    await proc.wait()
+
+    async def gone() -> bool:
+        return not any(running(pid) for pid in workers)
+
+    await until(gone, 10)
