@@ -47,10 +47,15 @@ async def serve(
     app = make_app(state, reloader)
     if parent_pid is not None:
         app.on_response_prepare.append(_worker_header)
-    runners = [web.AppRunner(app, handler_cancellation=True, access_log=None)]
+    grace = settings.grace_period  # on the runner: TCPSite(shutdown_timeout=) is deprecated
+    runners = [
+        web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=grace)
+    ]
     listens = [settings.listen]
     if settings.admin_listen:
-        runners.append(web.AppRunner(make_admin_app(state, reloader), access_log=None))
+        runners.append(
+            web.AppRunner(make_admin_app(state, reloader), access_log=None, shutdown_timeout=grace)
+        )
         listens.append(settings.admin_listen)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,7 +79,6 @@ async def serve(
                 runner,
                 host,
                 port,
-                shutdown_timeout=settings.grace_period,
                 reuse_port=parent_pid is not None,
             )
             await site.start()
