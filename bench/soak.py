@@ -40,6 +40,7 @@ PROTECTED = (
     "prose/the-cartographers-daughter",
 )
 CHAT = "/v1/chat/completions"
+RAMP = 5.0  # 500 simultaneous connects overflow a listen backlog of 128 (SYN retries > 10 s)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class Tally:
     protected_failed: int = 0
     leaks: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)  # why clean streams failed
     rss: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -80,6 +82,7 @@ async def _client(
 ) -> None:
     clean = n % 2 == 0
     i = 0
+    await asyncio.sleep(n * RAMP / 500)  # stagger the first connects over RAMP seconds
     while time.monotonic() < until:
         answer = "clean" if clean else PROTECTED[(n // 2 + i) % len(PROTECTED)]
         i += 1
@@ -100,6 +103,8 @@ async def _client(
             ok = status == 200 and not error and reasons == ["stop"] and text
             tally.clean_ok += bool(ok)
             tally.clean_failed += not ok
+            if not ok:
+                tally.failures[f"{status} {reasons} {raw[-160:]!r}"] += 1
         elif status == 200 and not error and reasons in (["content_filter"], ["stop"]):
             tally.protected_ok += 1  # blocked, or redacted (the song's collection redacts)
         else:
@@ -181,6 +186,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "protected_failed": tally.protected_failed,
         "protected_runs_in_client_bytes": tally.leaks,
         "client_errors": dict(tally.errors),
+        "clean_failures": dict(tally.failures.most_common(5)),
         "streams_per_second": round(
             (tally.clean_ok + tally.clean_failed + tally.protected_ok + tally.protected_failed)
             / elapsed,
