@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     )
     watch_rules: bool = Field(False, description="reload when files under the rules folder change")
     workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=lambda: _cpus(),
         ge=1,
         le=256,
         description="worker processes sharing the listen port (default: one per CPU)",
@@ -86,6 +86,13 @@ class Settings(BaseSettings):
             ):
                 best = prefix
         return self.routes[best] if best else self.upstream
+
+
+def _cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. a container's cpuset)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def host_port(value: str) -> tuple[str, int]:
