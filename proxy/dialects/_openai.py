@@ -164,8 +164,11 @@ class OpenAIStream:
         return b"".join(out)
 
     def _event(self, event: SseEvent) -> bytes:
-        if event.data is None or event.event not in (None, "message") or self._done:
+        if event.data is None:
             return event.raw
+        if self._done:
+            return b""  # nothing follows [DONE]; whatever does is not forwarded unscanned
+        # Named events are read like unnamed ones: a name must not smuggle text past us.
         if event.data.strip() == "[DONE]":
             self._done = True
             return self._settle_all() + event.raw

@@ -382,3 +382,23 @@ def test_error_body(status: int, kind: str) -> None:
     assert orjson.loads(OpenAIChat().error_body(status, "boom")) == {
         "error": {"message": "boom", "type": kind, "param": None, "code": None}
     }
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b'event: custom\ndata: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"content":"BLOCKME now"},"finish_reason":null}]}\n\n',
+        b'data: [DONE]\n\ndata: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"content":"BLOCKME late"},"finish_reason":null}]}\n\n',
+    ],
+    ids=["named-event", "after-done"],
+)
+def test_no_event_smuggles_text_past_the_guard(extra: bytes) -> None:
+    """Text in named events or after [DONE] is guarded or dropped, never forwarded raw."""
+    from proxy.dialects.openai_chat import OpenAIChat
+    from tests.fakes import ScriptedFilter
+
+    rewriter = OpenAIChat().stream_rewriter(ScriptedFilter(block="BLOCKME"), {"stream": True})
+    out = rewriter.feed(extra) + rewriter.flush()
+    assert b"BLOCKME" not in out
