@@ -36,8 +36,10 @@ def make_app(state: ProxyState, reloader: RulesReloader | None = None) -> web.Ap
     app[STATE] = state
     app[RELOADER] = reloader or RulesReloader(state)
     app.cleanup_ctx.append(_client_session)
-    for path in state.dialects:
+    for path, dialect in state.dialects.items():
         app.router.add_post(path, guarded)
+        if dialect.name in ("openai-chat", "openai-responses"):
+            app.router.add_get(path + "/{id}", guarded)  # stored objects fetched back
     _add_health(app)
     if state.settings.admin_listen is None:
         app.router.add_get("/metrics", metrics_handler)

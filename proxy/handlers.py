@@ -85,7 +85,10 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 async def guarded(request: web.Request) -> web.StreamResponse:
     """A route whose responses carry model output: scan and rewrite them."""
     state = request.app[STATE]
-    dialect = state.dialects[request.path]
+    # Stored objects fetched back (GET /v1/responses/{id}) carry output text as well.
+    route = request.match_info.route.resource
+    path = route.canonical.removesuffix("/{id}") if route is not None else request.path
+    dialect = state.dialects[path]
     rid = _request_id(request)
     started = time.perf_counter()
     info: dict[str, Any] = {"route": request.path, "format": dialect.name, "stream": None}
@@ -110,10 +113,14 @@ async def _guarded(
         return _error(dialect, 413, f"request body over {settings.max_request_bytes} bytes", rid)
     info["bytes_in"] = len(body)
     try:
-        payload = orjson.loads(body)
-        if not isinstance(payload, dict):
-            raise DialectError("the request body must be a JSON object")
-        stream = dialect.wants_stream(payload)
+        if request.method == "GET":
+            payload: dict[str, Any] = {}
+            stream = request.query.get("stream", "").lower() == "true"
+        else:
+            payload = orjson.loads(body)
+            if not isinstance(payload, dict):
+                raise DialectError("the request body must be a JSON object")
+            stream = dialect.wants_stream(payload)
     except (orjson.JSONDecodeError, DialectError) as e:
         info["status"] = 400
         msg = str(e) if isinstance(e, DialectError) else "the request body is not valid JSON"
@@ -128,7 +135,7 @@ async def _guarded(
     try:
         async with asyncio.timeout(settings.first_byte_timeout):
             upstream = await state.session.request(
-                request.method, url, data=body, headers=headers, allow_redirects=False
+                request.method, url, data=body or None, headers=headers, allow_redirects=False
             )
     except TimeoutError:
         metrics.upstream_errors.labels(dialect.name, "timeout").inc()

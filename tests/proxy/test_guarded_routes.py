@@ -162,3 +162,23 @@ async def test_other_paths_are_forwarded_untouched(start_stack: StartStack) -> N
         payload = {"model": "m", "input": "hello"}
         async with s.post(stack.proxy + "/v1/embeddings", json=payload) as a:
             assert a.status == 200 and len((await a.json())["data"][0]["embedding"]) > 0
+
+
+@pytest.mark.parametrize(
+    "route", [r for r in ROUTES if r.name in ("openai-chat", "openai-responses")], ids=str
+)
+async def test_stored_objects_fetched_back_are_guarded(
+    start_stack: StartStack, route: Route
+) -> None:
+    """GET /v1/responses/{id} and /v1/chat/completions/{id} return no protected run either."""
+    demo = await start_stack()
+    _, _, stored = await post(
+        demo.upstream + route.path, route.request("x", False), {"x-demo-answer": POEM}
+    )
+    replay = Replay([stored], content_type="application/json")
+    stack = await start_stack(replay=replay)
+    async with aiohttp.ClientSession() as s, s.get(stack.proxy + route.path + "/obj_123") as resp:
+        body = await resp.read()
+    assert resp.status == 200 and route.read(body, False)[1]
+    assert_no_protected_run(body)
+    assert replay.seen[0]["path"] == route.path + "/obj_123"
