@@ -19,6 +19,7 @@ where it is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from proxy.matching.catalogue import Action
@@ -28,6 +29,27 @@ from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, W
 # Ids of recent output words are kept this far behind the live partial match (for the
 # backward extension of a new alignment), plus slack so trimming is amortised.
 _TRIM_SLACK = 64
+
+# Plain ASCII (no apostrophe, no hyphen: most model output) is split without the ``regex``
+# engine, which costs several microseconds per call even on a few characters.  There
+# ``WORD_RE`` matches exactly the runs of ASCII letters and digits (no joined tail can
+# start without an apostrophe or hyphen), and the only ``TAIL_RE`` prefixes are
+# whitespace (before "'s") or whitespace and an "n" (before "n't").  Checked against the
+# regex path in tests/matching/test_plain_split.py.
+_PLAIN_WORD_RE = re.compile(r"[A-Za-z0-9]+")
+_ASCII_GAP = "\t\n\x0b\x0c\r "  # what TAIL_RE's gap (\s, default ignorables) is in ASCII
+
+
+def _plain_tail(buf: str, at: int) -> bool:
+    """``TAIL_RE.fullmatch(buf, at, partial=True)`` for plain ASCII ``buf``."""
+    rest = buf[at:]
+    if not rest.strip(_ASCII_GAP):
+        return True
+    return len(rest) > 1 and rest[-1] in "nN" and not rest[:-1].strip(_ASCII_GAP)
+
+
+def _regex_tail(buf: str, at: int) -> bool:
+    return TAIL_RE.fullmatch(buf, at, partial=True) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +144,21 @@ class MatchSession:
             cut = m.end()
             text, start = text[cut:], start + cut
         buf = self._pending + text
+        if buf.isalnum() and buf.isascii() and len(buf) <= MAX_WORD_CHARS:
+            # A word under way, not ended yet: it stays the pending word (the common case
+            # for small deltas; no splitting at all).
+            if not self._pending:
+                self._pending_start = start
+            self._pending = buf
+            return self._settle()
         origin = start - len(self._pending)
         self._pending = ""
         size = len(buf)
-        for m in WORD_RE.finditer(buf):
-            s, e = m.span()
-            if e == size or (size - e < 8 and TAIL_RE.fullmatch(buf, e, partial=True)):
+        plain = buf.isascii() and "'" not in buf and "-" not in buf
+        tail = _plain_tail if plain else _regex_tail
+        for w in _PLAIN_WORD_RE.finditer(buf) if plain else WORD_RE.finditer(buf):
+            s, e = w.span()
+            if e == size or (size - e < 8 and tail(buf, e)):
                 if e - s > MAX_WORD_CHARS:
                     self._add_word((0,), origin + s, origin + e)
                     self._overlong = True
@@ -137,7 +168,7 @@ class MatchSession:
             if e - s > MAX_WORD_CHARS:
                 self._add_word((0,), origin + s, origin + e)
             else:
-                self._add_word(self._index.word_ids(m.group()), origin + s, origin + e)
+                self._add_word(self._index.word_ids(w.group()), origin + s, origin + e)
         return self._settle()
 
     def flush(self) -> list[Finding]:
