@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean e2e
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ $(LITELLM_STAMP):
 bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 	$(BIN)/python -m bench.matcher
 	$(BIN)/python -m bench.proxies
+
+# A real model server (llama.cpp, SmolLM2-135M) behind the proxy; slow, not part of `test`.
+e2e: $(STAMP)
+	PYTHON=$(PYTHON) PYTEST=$(BIN)/pytest bash tests/e2e/run.sh
 
 # deploy/ and the Dockerfile: dashboard script lint, promtool (alert unit tests), hadolint,
 # checkov (its own venv: heavy, pinned deps).  kubernetes-validate and the real-Prometheus
