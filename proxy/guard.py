@@ -116,14 +116,15 @@ class ResponseGuard:
                 stream.redactions.append(f)
         session = stream.session
         limit = session.fed if final else session.safe_until
-        blocking = [f for f in settled if f.action is Action.BLOCK]
-        if not final and not blocking:
-            blocking = [f for f in session.open_findings() if f.action is Action.BLOCK]
-            for f in blocking:
-                self._record(key, f)
-        if blocking:
-            limit = min(limit, min(f.start for f in blocking))
-            stream.blocked = True
+        if settled or session.open:  # else nothing can block (the clean path skips this)
+            blocking = [f for f in settled if f.action is Action.BLOCK]
+            if not final and not blocking:
+                blocking = [f for f in session.open_findings() if f.action is Action.BLOCK]
+                for f in blocking:
+                    self._record(key, f)
+            if blocking:
+                limit = min(limit, min(f.start for f in blocking))
+                stream.blocked = True
         out = self._take(stream, limit)
         if stream.blocked:
             stream.held = ""
@@ -131,8 +132,18 @@ class ResponseGuard:
 
     def _take(self, stream: _Stream, limit: int) -> str:
         """Settle original text up to ``limit``, applying redactions; return what to send."""
-        pieces: list[str] = []
         start = stream.done
+        if not stream.redactions:  # the clean path: one slice, no list of pieces
+            if limit <= start:
+                return ""
+            out = stream.held[: limit - start]
+            stream.held = stream.held[limit - start :]
+            stream.done = limit
+            if out:
+                stream.sent.append(out)
+                self._note_release(stream, start, out)
+            return out
+        pieces: list[str] = []
         stream.redactions.sort(key=lambda f: f.start)
         while stream.redactions and stream.redactions[0].start < limit:
             f = stream.redactions.pop(0)
@@ -163,10 +174,14 @@ class ResponseGuard:
 
     def _note_release(self, stream: _Stream, start: int, out: str) -> None:
         arrivals = stream.arrivals
-        arrived = next((t for end, t in arrivals if end > start), self._clock())
+        now = self._clock()
+        if arrivals and arrivals[0][0] > start:  # as usual: the oldest arrival not yet out
+            arrived = arrivals[0][1]
+        else:
+            arrived = next((t for end, t in arrivals if end > start), now)
         while arrivals and arrivals[0][0] <= stream.done:
             arrivals.popleft()
-        self._observer.released(len(stream.held.split()), max(0.0, self._clock() - arrived))
+        self._observer.released(len(stream.held.split()), max(0.0, now - arrived))
 
     def _record(self, key: str, finding: Finding) -> None:
         if any(

@@ -119,6 +119,11 @@ class MatchSession:
             safe = min(safe, run.start)
         return safe
 
+    @property
+    def open(self) -> bool:
+        """Whether any alignment is being followed or waits to be settled (else no findings)."""
+        return bool(self._runs or self._waiting)
+
     def _cannot_start(self, pending: str) -> bool:
         """Whether a word still being typed can no longer begin any loaded window.
 
