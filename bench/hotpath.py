@@ -27,7 +27,7 @@ from proxy.guard import ResponseGuard
 from proxy.handlers import _last_event_end, _Observer
 from proxy.index_cache import load_or_build
 from proxy.matching.index import MatchIndex
-from proxy.metrics import Metrics
+from proxy.metrics import HistogramBatch, Metrics
 from proxy.rules import load_rules
 
 HERE = Path(__file__).resolve().parent
@@ -80,9 +80,10 @@ def clean_texts(corpora: Path, count: int) -> list[str]:
 
 def run_stream(index: MatchIndex, metrics: Metrics, events: list[bytes]) -> bytes:
     """One response through the rewriter, with the handler's per-read work around it."""
-    guard = ResponseGuard(index, _Observer(metrics))
+    observer = _Observer(metrics)
+    guard = ResponseGuard(index, observer)
     rewriter = OpenAIChat().stream_rewriter(guard, {"stream": True})
-    chunk_latency = metrics.chunk_latency.labels("openai-chat")
+    chunk_latency = HistogramBatch(metrics.chunk_latency.labels("openai-chat"))
     carry = bytearray()
     out = []
     for chunk in [*events, b""]:
@@ -95,6 +96,8 @@ def run_stream(index: MatchIndex, metrics: Metrics, events: list[bytes]) -> byte
         out.append(piece)
         if not chunk or rewriter.finished:
             break
+    chunk_latency.flush()
+    observer.flush()
     return b"".join(out)
 
 

@@ -20,7 +20,7 @@ from proxy.guard import ResponseGuard, finding_json
 from proxy.matching.catalogue import Action
 from proxy.matching.index import MatchIndex
 from proxy.matching.session import Finding
-from proxy.metrics import Metrics
+from proxy.metrics import HistogramBatch, Metrics
 from proxy.settings import Settings
 
 log = structlog.get_logger("copyguard")
@@ -43,17 +43,27 @@ STATE = web.AppKey("copyguard_state", ProxyState)
 
 
 class _Observer:
-    """Feeds the guard's decisions into metrics and the request log."""
+    """Feeds the guard's decisions into metrics and the request log (one per response).
+
+    Releases happen about once per streamed chunk: their two histograms are batched
+    (``HistogramBatch``); ``flush`` when the response ends.
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self._held_words = HistogramBatch(metrics.held_words)
+        self._holdback_delay = HistogramBatch(metrics.holdback_delay)
 
     def finding(self, key: str, finding: Finding) -> None:
         self.metrics.finding(finding)
 
     def released(self, held_words: int, delay: float) -> None:
-        self.metrics.held_words.observe(held_words)
-        self.metrics.holdback_delay.observe(delay)
+        self._held_words.observe(held_words)
+        self._holdback_delay.observe(delay)
+
+    def flush(self) -> None:
+        self._held_words.flush()
+        self._holdback_delay.flush()
 
 
 def _request_id(request: web.Request) -> str:
@@ -152,11 +162,15 @@ async def _guarded(
         if upstream.status >= 300:
             metrics.upstream_errors.labels(dialect.name, f"http_{upstream.status // 100}xx").inc()
             return await _relay(request, upstream, rid, info)
-        guard = ResponseGuard(state.index, _Observer(metrics))
-        if stream:
-            resp = await _stream(request, state, dialect, guard, upstream, payload, rid, info)
-        else:
-            resp = await _whole(state, dialect, guard, upstream, rid, info)
+        observer = _Observer(metrics)
+        guard = ResponseGuard(state.index, observer)
+        try:
+            if stream:
+                resp = await _stream(request, state, dialect, guard, upstream, payload, rid, info)
+            else:
+                resp = await _whole(state, dialect, guard, upstream, rid, info)
+        finally:
+            observer.flush()
         _account(metrics, dialect, guard, info)
         return resp
     finally:
@@ -254,7 +268,7 @@ async def _stream(
     headers["X-Request-Id"] = rid
     resp = web.StreamResponse(status=upstream.status, headers=headers)
     rewriter: StreamRewriter = dialect.stream_rewriter(guard, payload, settings.max_event_bytes)
-    chunk_latency = metrics.chunk_latency.labels(dialect.name)
+    chunk_latency = HistogramBatch(metrics.chunk_latency.labels(dialect.name))  # per read
     first: float | None = None
     sent = 0
     sse = dialect.stream_media_type.startswith("text/event-stream")
@@ -315,6 +329,7 @@ async def _stream(
         info["client_disconnected"] = True
         return resp
     finally:
+        chunk_latency.flush()
         metrics.active_streams.dec()
         info["bytes_out"] = sent
     await resp.write_eof()
