@@ -348,6 +348,8 @@ def _last_event_end(buf: bytearray, sse: bool) -> int:
     """Where the last complete SSE event (blank line) or NDJSON line in ``buf`` ends."""
     if not sse:
         return buf.rfind(b"\n") + 1
+    if buf.endswith(b"\n\n"):  # the usual read: whole events (no need to search)
+        return len(buf)
     seps = (b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\r\n")
     return max((at + len(sep) for sep in seps if (at := buf.rfind(sep)) >= 0), default=0)
 
