@@ -51,6 +51,10 @@ class SseDecoder:
         """Take the next bytes; return the events they complete."""
         if not data:
             return []
+        if not (self._pending or self._raw or self._at_start or self._bom):
+            events = self._whole_data_events(data)
+            if events is not None:
+                return events
         held_cr = self._pending.endswith(b"\r")
         self._pending += data
         if self._at_start:
@@ -68,6 +72,32 @@ class SseDecoder:
             self._check_size(len(self._pending))
             return events
         return self._lines(buf)
+
+    def _whole_data_events(self, data: bytes) -> list[SseEvent] | None:
+        """The events of ``data`` if it is nothing but whole one-line ``data:`` events.
+
+        The usual upstream read (one or a few ``data: {...}\\n\\n`` events, nothing
+        pending) decoded without the line machinery; None for anything else, which then
+        takes the general path.  Called only between events (nothing pending or half-read).
+        """
+        if not data.endswith(b"\n\n") or b"\r" in data:
+            return None
+        blocks = data[:-2].split(b"\n\n")
+        for block in blocks:
+            if not block.startswith(b"data:") or b"\n" in block:
+                return None
+        events = []
+        for block in blocks:
+            if len(block) + 2 > self._max:
+                raise DialectError(f"server-sent event larger than {self._max} bytes")
+            value = block[6:] if block[5:6] == b" " else block[5:]
+            try:
+                text = value.decode()
+            except UnicodeDecodeError as exc:
+                raise DialectError(f"server-sent event is not valid UTF-8: {exc}") from None
+            raw = data if len(blocks) == 1 else block + b"\n\n"
+            events.append(SseEvent(raw, None, text))
+        return events
 
     def flush(self) -> list[SseEvent]:
         """End of stream: return the last events; raise if it stopped inside an event."""

@@ -179,3 +179,36 @@ def test_encode_roundtrip(data: str | bytes, event: str | None, encoded: bytes) 
     assert decoded.data is not None
     text = data.decode() if isinstance(data, bytes) else data
     assert decoded.data == text.replace("\r\n", "\n")
+
+
+PIECES = [
+    b"data: x\n\n",
+    b"data:y\n\n",
+    b"data:  two\n\n",
+    b"data: \xc3\xa9\n\n",
+    b"data: \xff\n\n",
+    b"data: x\n\ndata: y\n\n",
+    b": c\n\n",
+    b"data: a\ndata: b\n\n",
+    b"event: e\ndata: z\n\n",
+    b"\n\n",
+    b"data: x\r\n\r\n",
+    b"data: " + b"q" * 60 + b"\n\n",
+    b"data: partial",
+    b"\n",
+    b"id: 3\n",
+]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=10))
+def test_whole_event_reads_agree_with_byte_by_byte(pieces: list[bytes]) -> None:
+    """Reads of whole ``data:`` events (the decoder's short cut) decode like any other split."""
+
+    def run(chunks: list[bytes]) -> list[SseEvent] | str:
+        try:
+            return decode(chunks, max_event_bytes=64)
+        except DialectError as exc:
+            return str(exc)
+
+    stream = b"data: first\n\n" + b"".join(pieces)
+    assert run([b"data: first\n\n", *pieces]) == run([bytes([b]) for b in stream])
