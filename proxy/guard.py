@@ -92,6 +92,8 @@ class ResponseGuard:
         return stream.sent[0] if stream.sent else ""
 
     def report(self) -> dict[str, Any] | None:
+        if not self.findings:  # asked for on every streamed event
+            return None
         shown = [(k, f) for k, f in self.findings if f.action is not Action.LOG]
         if not shown:
             return None

@@ -194,7 +194,7 @@ class OpenAIStream:
             else:
                 changed |= self._choice(i, choice, state, pre, post)
             kept.append(choice)
-        out = b"".join(self._chunk([c]) for c in pre)
+        out = b"".join([self._chunk([c]) for c in pre]) if pre else b""
         if choices and not kept and obj.get("usage") is None:
             return out + self._chunk(post) + self._maybe_done()
         report = self._guard.report()

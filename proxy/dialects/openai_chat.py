@@ -24,7 +24,8 @@ def _slots(i: int, holder: Mapping[str, Any], streamed: bool) -> list[Slot]:
     slots: list[Slot] = []
     if isinstance(holder.get("content"), str):
         slots.append(Slot(f"{i}", "content", holder, "content"))
-    reasoning = [f for f in _REASONING if isinstance(holder.get(f), str)]
+    has_reasoning = "reasoning_content" in holder or "reasoning" in holder  # rare: skip the scan
+    reasoning = [f for f in _REASONING if isinstance(holder.get(f), str)] if has_reasoning else []
     if reasoning:
         slot = Slot(f"{i}/reasoning", reasoning[0], holder, reasoning[0])
         if len(reasoning) == 2 and holder[reasoning[0]] == holder[reasoning[1]]:
