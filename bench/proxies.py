@@ -154,6 +154,9 @@ class Bench:
         self.passages = passages(args.gutenberg, 64)
         self.segments: list[Segment] = []
         self.targets = [t for t in TARGETS if t != "litellm" or args.litellm]
+        if args.targets:  # direct always runs: the added latencies are measured against it
+            keep = {"direct", *args.targets.split(",")}
+            self.targets = [t for t in self.targets if t in keep]
 
     # -- processes ---------------------------------------------------------------------
     def spawn(
@@ -338,7 +341,8 @@ class Bench:
         )
         started = time.time()
         for phase in (paced, sat):
-            self.run_phase(phase)
+            if self.args.phase in (None, phase.name):
+                self.run_phase(phase)
         summary = summarise(self.segments, self.targets)
         summary["run"] = {
             "seconds": round(time.time() - started),
@@ -584,6 +588,10 @@ def main() -> None:
     parser.add_argument("--no-litellm", dest="litellm", action="store_false")
     parser.add_argument("--docs", type=Path, default=DOCS, help="where the plots go")
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s turns (smoke)")
+    parser.add_argument("--phase", choices=("paced", "saturation"), help="run only this phase")
+    parser.add_argument(
+        "--targets", help="comma-separated subset of " + ",".join(TARGETS) + " (direct always)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.rounds = 2.0, 1
