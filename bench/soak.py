@@ -92,7 +92,7 @@ async def _client(
                 raw = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as e:
-            tally.errors[type(e).__name__] += 1
+            tally.errors[f"{type(e).__name__}: {str(e)[:80]}"] += 1
             if clean:
                 tally.clean_failed += 1
             continue

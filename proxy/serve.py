@@ -19,6 +19,7 @@ from proxy.rules import load_rules
 from proxy.settings import Settings, host_port
 
 log = structlog.get_logger("copyguard")
+LISTEN_BACKLOG = 2048
 
 
 async def serve(
@@ -80,6 +81,9 @@ async def serve(
                 host,
                 port,
                 reuse_port=parent_pid is not None,
+                # aiohttp's default of 128 overflows when hundreds of clients connect at
+                # once, and the overflow shows up as connection resets.
+                backlog=LISTEN_BACKLOG,
             )
             await site.start()
             log.info("listening", address=f"http://{listen}")

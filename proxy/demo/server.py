@@ -245,7 +245,7 @@ async def serve_demo(settings: DemoSettings, host: str, port: int) -> None:
     runner = web.AppRunner(make_demo_app(settings), handler_cancellation=True)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, backlog=2048).start()
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
