@@ -174,7 +174,9 @@ async def _guarded(
         _account(metrics, dialect, guard, info)
         return resp
     finally:
-        upstream.close()  # not release(): an unfinished response must stop the model
+        # release() pools a connection whose body was read to the end and closes any
+        # other, so an unfinished response still stops the model.
+        upstream.release()
         metrics.upstream_duration.labels(dialect.name).observe(time.perf_counter() - t0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -182,3 +183,20 @@ async def test_stored_objects_fetched_back_are_guarded(
     assert resp.status == 200 and route.read(body, False)[1]
     assert_no_protected_run(body)
     assert replay.seen[0]["path"] == route.path + "/obj_123"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_blocking_closes_the_upstream(start_stack: StartStack, route: Route) -> None:
+    """After a block the upstream connection is closed, so the model stops generating."""
+    from proxy.demo import DEMO_STATS, DemoSettings
+
+    stack = await start_stack(demo=DemoSettings(rules_dir=SAMPLE_RULES, delay_ms=10))
+    _, _, body = await post(
+        stack.proxy + route.path, route.request("x", True), {"x-demo-answer": POEM}
+    )
+    assert route.read(body, True)[1]
+    stats = stack.upstream_app[DEMO_STATS]
+    async with asyncio.timeout(1.0):
+        while stats.disconnected_streams < 1:  # noqa: ASYNC110 - polls another app's counter
+            await asyncio.sleep(0.02)
+    assert stats.completed_streams == 0
