@@ -371,15 +371,18 @@ async def scrape(server: Server) -> dict[str, float]:
 
 
 def histogram(metrics: dict[str, float], name: str) -> dict[str, float]:
-    """Mean and bucket-bound p50/p99 of a (delta of a) Prometheus histogram."""
-    bounds: list[tuple[float, float]] = []
+    """Mean and bucket-bound p50/p99 of a (delta of a) Prometheus histogram, summed over labels."""
+    by_le: dict[float, float] = {}
+    count = total = 0.0
     for key, value in metrics.items():
         m = re.fullmatch(rf'{name}_bucket\{{(?:.*,)?le="([^"]+)"(?:,.*)?\}}', key)
         if m:
-            bounds.append((float(m.group(1)), value))
-    bounds.sort()
-    count = metrics.get(f"{name}_count", 0.0)
-    total = metrics.get(f"{name}_sum", 0.0)
+            by_le[float(m.group(1))] = by_le.get(float(m.group(1)), 0.0) + value
+        elif re.fullmatch(rf"{name}_count(\{{.*\}})?", key):
+            count += value
+        elif re.fullmatch(rf"{name}_sum(\{{.*\}})?", key):
+            total += value
+    bounds = sorted(by_le.items())
     if not count:
         return {"count": 0}
 
@@ -557,8 +560,10 @@ def plots(summary: dict[str, Any], docs: Path) -> list[Path]:
     plt.close(fig)
     written.append(path)
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     levels = [(name, int(name.split()[0][1:])) for name in scn if name.endswith("saturation")]
+    if not levels:  # a run of the paced phase only has no throughput curve to draw
+        return written
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     targets = list(next(iter(scn.values()))["table"].keys())
     for target in targets:
         xs = [c for _, c in levels]
