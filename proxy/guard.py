@@ -196,13 +196,5 @@ class ResponseGuard:
 
 
 def finding_json(key: str, f: Finding) -> dict[str, Any]:
-    return {
-        "stream": key,
-        "work": f.work,
-        "title": f.title,
-        "collection": f.collection,
-        "action": f.action.value,
-        "start": f.start,
-        "end": f.end,
-        "words": f.words,
-    }
+    """A finding as the client sees it: which stream, which work, where."""
+    return {"stream": key, **f.as_dict()}

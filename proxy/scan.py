@@ -14,20 +14,6 @@ from proxy.matching.index import MatchIndex
 from proxy.matching.session import Finding, MatchSession
 
 
-def finding_json(f: Finding) -> dict[str, Any]:
-    return {
-        "work": f.work,
-        "title": f.title,
-        "collection": f.collection,
-        "action": f.action.value,
-        "start": f.start,
-        "end": f.end,
-        "words": f.words,
-        "source_start": f.source_start,
-        "source_end": f.source_end,
-    }
-
-
 def scan_text(index: MatchIndex, text: str) -> list[Finding]:
     session = MatchSession(index)
     return session.feed(text) + session.flush()
@@ -67,7 +53,7 @@ def run_scan(index: MatchIndex, names: list[str], jsonl: bool, out: IO[bytes]) -
             status = 1
             continue
         assert text is not None
-        found = [finding_json(f) for f in scan_text(index, text)]
+        found = [f.as_dict() for f in scan_text(index, text)]
         out.write(orjson.dumps({"id": ident, "findings": found}) + b"\n")
     out.flush()
     return status

@@ -66,6 +66,20 @@ class Finding:
     source_start: int  # word offsets in the work, [source_start, source_end)
     source_end: int
 
+    def as_dict(self) -> dict[str, str | int]:
+        """The finding as JSON-ready data (scan output, the ``copyguard`` object, logs)."""
+        return {
+            "work": self.work,
+            "title": self.title,
+            "collection": self.collection,
+            "action": self.action.value,
+            "start": self.start,
+            "end": self.end,
+            "words": self.words,
+            "source_start": self.source_start,
+            "source_end": self.source_end,
+        }
+
 
 class _Run:
     """Output words aligned, one for one, with consecutive source words."""
