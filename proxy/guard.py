@@ -117,7 +117,7 @@ class ResponseGuard:
             if f.action is Action.REDACT:
                 stream.redactions.append(f)
         session = stream.session
-        limit = session.fed if final else session.safe_until
+        limit = session.fed if final or not self._index.withholds else session.safe_until
         if settled or session.open:  # else nothing can block (the clean path skips this)
             blocking = [f for f in settled if f.action is Action.BLOCK]
             if not final and not blocking:

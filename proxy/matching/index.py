@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from proxy.matching.catalogue import Catalogue, Rule, Work
+from proxy.matching.catalogue import Action, Catalogue, Rule, Work
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
 
 #: Bumped whenever the compiled layout changes, so stale caches are never loaded.
@@ -70,6 +70,8 @@ class MatchIndex:
         self.work_starts = work_starts
         self.works = works
         self.work_by_id = {w.id: w for w in works}
+        # With only annotate/log actions nothing is ever withheld, so nothing need be held.
+        self.withholds = any(w.rule.action in (Action.BLOCK, Action.REDACT) for w in works)
         self.automaton = automaton
         self.multi = multi
         self.window = window

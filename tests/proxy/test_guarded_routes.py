@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -200,3 +202,24 @@ async def test_blocking_closes_the_upstream(start_stack: StartStack, route: Rout
         while stats.disconnected_streams < 1:  # noqa: ASYNC110 - polls another app's counter
             await asyncio.sleep(0.02)
     assert stats.completed_streams == 0
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_log_only_policy_is_invisible(
+    start_stack: StartStack, route: Route, tmp_path: Path
+) -> None:
+    """Shadow mode: with only `log` actions the stream is untouched, findings go to metrics."""
+    for name in ("poems", "prose", "songs"):
+        shutil.copytree(SAMPLE_RULES / name, tmp_path / name)
+    (tmp_path / "policy.toml").write_text('action = "log"\n')
+    demo = await start_stack()
+    body = route.request("x", True)
+    _, _, direct = await post(demo.upstream + route.path, body, {"x-demo-answer": POEM})
+    ctype = "application/x-ndjson" if route.ndjson else "text/event-stream"
+    chunks = [direct[i : i + 61] for i in range(0, len(direct), 61)]
+    stack = await start_stack(rules=tmp_path, replay=Replay(chunks, content_type=ctype))
+    _, _, proxied = await post(stack.proxy + route.path, body)
+    assert proxied == direct
+    registry = stack.state.metrics.registry
+    labels = {"collection": "poems", "work": POEM, "action": "log"}
+    assert registry.get_sample_value("copyguard_findings_total", labels) == 1
