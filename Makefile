@@ -45,6 +45,7 @@ $(LITELLM_STAMP):
 bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 	$(BIN)/python -m bench.matcher
 	$(BIN)/python -m bench.proxies
+	$(BIN)/python -m bench.workers
 
 # A real model server (llama.cpp, SmolLM2-135M) behind the proxy; slow, not part of `test`.
 e2e: $(STAMP)
