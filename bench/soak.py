@@ -1,6 +1,7 @@
 """Soak: many concurrent streams through a real ``copyguard serve`` (a benchmark, not a test).
 
     python -m bench.soak [--streams 500] [--seconds 60] [--delay-ms 20] [--chunk-chars 8]
+                         [--event-loop uvloop|asyncio]
 
 The demo upstream and the proxy run as subprocesses (one proxy worker, so its memory is one
 process's).  ``--streams`` client loops keep one stream each in flight for ``--seconds``: half
@@ -144,6 +145,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "COPYGUARD_LISTEN": f"127.0.0.1:{proxy_port}",
         "COPYGUARD_CACHE_DIR": cache,
         "COPYGUARD_WORKERS": "1",
+        "COPYGUARD_EVENT_LOOP": args.event_loop,
         "COPYGUARD_LOG_LEVEL": "warning",
     }
     proxy = await asyncio.create_subprocess_exec(
@@ -205,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--chunk-chars", type=int, default=8)
+    parser.add_argument(
+        "--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
+        help="the proxy's event loop (COPYGUARD_EVENT_LOOP)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     args = parser.parse_args(argv)
     result = asyncio.run(soak(args))

@@ -7,6 +7,8 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -119,10 +121,18 @@ def run(settings: Settings) -> int:
         from proxy.workers import supervise
 
         return asyncio.run(supervise(settings))
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        asyncio.run(serve(settings))
-    else:
-        uvloop.run(serve(settings))
+    run_loop(settings, serve(settings))
     return 0
+
+
+def run_loop(settings: Settings, main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on the configured event loop (uvloop when it is installed and chosen)."""
+    if settings.event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop is optional on some platforms
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)

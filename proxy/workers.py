@@ -224,16 +224,10 @@ def main(argv: list[str]) -> int:
     configure_logging(settings.log_level)
     if argv[:1] == ["--prebuild"]:
         return _prebuild(settings)
-    from proxy.serve import serve
+    from proxy.serve import run_loop, serve
 
     structlog.contextvars.bind_contextvars(worker=os.getpid())
-    coro = serve(settings, parent_pid=parent)
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is optional on some platforms
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
+    run_loop(settings, serve(settings, parent_pid=parent))
     return 0
 
 
