@@ -51,7 +51,7 @@ class ScriptedFilter:
                         cut -= i
                         break
             out, rest = text[:cut], text[cut:]
-            s.pending = rest if not self.redact else rest
+            s.pending = rest
         s.sent += out
         return out
 
