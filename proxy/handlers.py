@@ -6,7 +6,7 @@ import asyncio
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -36,7 +36,6 @@ class ProxyState:
     index: MatchIndex
     dialects: dict[str, Dialect]
     session: aiohttp.ClientSession | None = None
-    streams: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 STATE = web.AppKey("copyguard_state", ProxyState)

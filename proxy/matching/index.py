@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import ahocorasick
 
-from proxy.matching.catalogue import Action, Catalogue, Rule, Work
+from proxy.matching.catalogue import Action, Catalogue, Rule
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
 
 #: Bumped whenever the compiled layout changes, so stale caches are never loaded.
@@ -209,4 +209,4 @@ def _code_table(size: int) -> tuple[int, list[str]]:
     return digits, codes
 
 
-__all__ = ["FORMAT_VERSION", "MatchIndex", "Work", "WorkInfo", "window_and_stride"]
+__all__ = ["FORMAT_VERSION", "MatchIndex", "WorkInfo", "window_and_stride"]
