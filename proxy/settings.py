@@ -51,8 +51,10 @@ class Settings(BaseSettings):
         50, ge=0, description="distinct works labelled in metrics before 'other' (0: off)"
     )
     grace_period: float = Field(30.0, ge=0, description="seconds to finish streams on SIGTERM")
-    event_loop: Literal["uvloop", "asyncio"] = Field(
-        "uvloop", description="uvloop: faster; asyncio: the standard loop, smaller warm-up"
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        "asyncio",
+        description="asyncio: flat memory from the start; uvloop: cheaper per chunk in some "
+        "loads, its memory climbs for about a minute under saturation (docs/reliability.md)",
     )
     admin_token: SecretStr | None = Field(
         None, description="bearer token required by POST /admin/reload (unset: none)"
