@@ -1,13 +1,15 @@
 """Soak: many concurrent streams through a real ``copyguard serve`` (a benchmark, not a test).
 
     python -m bench.soak [--streams 500] [--seconds 60] [--delay-ms 20] [--chunk-chars 8]
-                         [--event-loop uvloop|asyncio]
+                         [--event-loop asyncio|uvloop]
 
 The demo upstream and the proxy run as subprocesses (one proxy worker, so its memory is one
 process's).  ``--streams`` client loops keep one stream each in flight for ``--seconds``: half
 ask for a clean answer, half for an answer reproducing a sample work.  It reports failed clean
 streams (must be 0), protected runs found client-side by the matcher in any client's bytes
 (must be 0), and the proxy's resident memory at 10 s and at the end (growth must be < 10%).
+Also reported, to read the memory figure by: the streams in flight inside the proxy (its
+``copyguard_active_streams`` gauge, sampled each second) and the proxy's CPU use.
 Exit status 1 if a criterion fails.
 """
 
@@ -54,6 +56,9 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)  # why clean streams failed
     rss: list[tuple[float, int]] = field(default_factory=list)
+    in_flight: int = 0  # client loops waiting on a response right now
+    # (t, client requests waiting, streams in the proxy, streams in the upstream)
+    load: list[tuple[float, int, float, int]] = field(default_factory=list)
 
 
 def _port() -> int:
@@ -88,6 +93,7 @@ async def _client(
         answer = "clean" if clean else PROTECTED[(n // 2 + i) % len(PROTECTED)]
         i += 1
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        tally.in_flight += 1
         try:
             async with session.post(url, json=body, headers={"x-demo-answer": answer}) as resp:
                 raw = await resp.read()
@@ -97,6 +103,8 @@ async def _client(
             if clean:
                 tally.clean_failed += 1
             continue
+        finally:
+            tally.in_flight -= 1
         text, reasons, error = _chat_text(raw) if status == 200 else ("", [], True)
         if scan_text(index, text):
             tally.leaks += 1
@@ -112,10 +120,29 @@ async def _client(
             tally.protected_failed += 1
 
 
-async def _sample_rss(pid: int, start: float, until: float, tally: Tally) -> None:
+async def _sample(
+    pid: int,
+    session: aiohttp.ClientSession,
+    metrics_url: str,
+    stats_url: str,
+    start: float,
+    until: float,
+    tally: Tally,
+) -> None:
+    """Each second: the proxy's resident size, and streams in flight on both sides."""
     proc = psutil.Process(pid)
     while time.monotonic() < until:
-        tally.rss.append((time.monotonic() - start, proc.memory_info().rss))
+        t = time.monotonic() - start
+        tally.rss.append((t, proc.memory_info().rss))
+        async with session.get(metrics_url) as resp:
+            text = await resp.text()
+        gauge = next(
+            float(line.split()[-1]) for line in text.splitlines()
+            if line.startswith("copyguard_active_streams ")
+        )  # fmt: skip
+        async with session.get(stats_url) as resp:
+            upstream = (await resp.json())["active_streams"]
+        tally.load.append((t, tally.in_flight, gauge, upstream))
         await asyncio.sleep(1.0)
 
 
@@ -145,9 +172,10 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "COPYGUARD_LISTEN": f"127.0.0.1:{proxy_port}",
         "COPYGUARD_CACHE_DIR": cache,
         "COPYGUARD_WORKERS": "1",
-        "COPYGUARD_EVENT_LOOP": args.event_loop,
         "COPYGUARD_LOG_LEVEL": "warning",
     }
+    if args.event_loop:  # else the setting's default
+        env["COPYGUARD_EVENT_LOOP"] = args.event_loop
     proxy = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "proxy.cli", "serve", env=env, stderr=asyncio.subprocess.DEVNULL
     )
@@ -162,15 +190,22 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         url = f"http://127.0.0.1:{proxy_port}{CHAT}"
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=120)
+        served = psutil.Process(pid)
+        cpu0 = sum(served.cpu_times()[:2])
         start = time.monotonic()
         until = start + args.seconds
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            sampler = asyncio.create_task(_sample_rss(pid, start, until, tally))
+            metrics_url = f"http://127.0.0.1:{proxy_port}/metrics"
+            stats_url = f"http://127.0.0.1:{up_port}/demo/stats"
+            sampler = asyncio.create_task(
+                _sample(pid, session, metrics_url, stats_url, start, until, tally)
+            )
             await asyncio.gather(
                 *(_client(n, session, url, until, index, tally) for n in range(args.streams))
             )
             await sampler
         elapsed = time.monotonic() - start
+        cpu = sum(served.cpu_times()[:2]) - cpu0
     finally:
         for p in (proxy, demo):
             if p.returncode is None:
@@ -179,6 +214,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     at10 = next(r for t, r in tally.rss if t >= 10)
     last = tally.rss[-1][1]
     growth = (last - at10) / at10
+    settled = [sample for sample in tally.load if sample[0] >= 10]
+    in_proxy = sorted(int(sample[2]) for sample in settled)
+    in_upstream = sorted(sample[3] for sample in settled)
     return {
         "streams": args.streams,
         "seconds": round(elapsed, 1),
@@ -198,7 +236,26 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "proxy_rss_mib_at_end": round(last / 2**20, 1),
         "proxy_rss_peak_mib": round(max(r for _, r in tally.rss) / 2**20, 1),
         "rss_growth_10s_to_end_pct": round(100 * growth, 2),
+        "proxy_rss_mib_every_10s": [round(r / 2**20, 1) for t, r in _every(tally.rss, 10)],
+        "streams_in_proxy_after_10s_min_median_max": _spread(in_proxy),
+        "streams_in_upstream_after_10s_min_median_max": _spread(in_upstream),
+        "proxy_cpu_pct": round(100 * cpu / elapsed, 1),
     }
+
+
+def _spread(values: list[int]) -> list[int]:
+    """Smallest, median and largest of sorted ``values``."""
+    return [values[0], values[len(values) // 2], values[-1]]
+
+
+def _every(samples: list[tuple[float, int]], step: float) -> list[tuple[float, int]]:
+    """The first sample at or after each multiple of ``step`` seconds."""
+    picked, mark = [], 0.0
+    for t, value in samples:
+        if t >= mark:
+            picked.append((t, value))
+            mark = (t // step + 1) * step
+    return picked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,8 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--chunk-chars", type=int, default=8)
     parser.add_argument(
-        "--event-loop", choices=["uvloop", "asyncio"], default="uvloop",
-        help="the proxy's event loop (COPYGUARD_EVENT_LOOP)",
+        "--event-loop", choices=["asyncio", "uvloop"],
+        help="the proxy's event loop (COPYGUARD_EVENT_LOOP; default: the setting's default)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     args = parser.parse_args(argv)
