@@ -2,8 +2,11 @@
 
 The decoder keeps each event's exact bytes (``SseEvent.raw``) so that a proxy can forward
 untouched events byte for byte; concatenating the ``raw`` of every event returns the input,
-except for trailing whitespace at the end of the stream.  Blank lines that end no event
-(extra separators) and a leading BOM are kept in the ``raw`` of the next event.
+except for trailing whitespace at the end of the stream and for what no client reads and a
+proxy must not pass on unread: the text of comments (a comment line is kept as a bare ``:``,
+which still keeps a connection alive) and lines of unknown fields (dropped).  Event names and
+ids must be printable ASCII without spaces.  Blank lines that end no event (extra separators)
+and a leading BOM are kept in the ``raw`` of the next event.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from proxy.dialects.base import DialectError
 
 _BOM = b"\xef\xbb\xbf"
 _NEWLINES = re.compile(r"\r\n|\r|\n")
+_TOKEN = re.compile(r"[!-~]{0,256}")  # what an event name or id may be: no text hides in it
 
 
 @dataclass(slots=True)
@@ -42,6 +46,7 @@ class SseDecoder:
         self._raw: list[bytes] = []
         self._size = 0
         self._fields = False  # any non-blank line (field or comment) seen in this event
+        self._dropped = False  # an unknown field (not just spaces) was left out of ``raw``
         self._event: str | None = None
         self._data: list[str] | None = None
         self._id: str | None = None
@@ -105,10 +110,11 @@ class SseDecoder:
             self._bom = self._pending.startswith(_BOM)
         events = self._lines(bytes(self._pending))
         leftover = b"".join(self._raw) + bytes(self._pending)
+        inside = self._dropped  # an event under way, even if none of its lines is passed on
         self._pending.clear()
         self._reset_event()
         self._at_start, self._bom = True, False
-        if leftover.removeprefix(_BOM).strip():
+        if inside or leftover.removeprefix(_BOM).strip():
             raise DialectError("stream ended inside an event")
         return events
 
@@ -123,24 +129,30 @@ class SseDecoder:
         if lines and not lines[-1].endswith((b"\n", b"\r")):
             self._pending += lines.pop()
         for line in lines:
-            self._raw.append(line)
             self._size += len(line)
             self._check_size(0)
             content = line.rstrip(b"\r\n")
             if self._bom:
                 self._bom = False
                 content = content.removeprefix(_BOM)
-            if content:
-                self._field(content)
-            elif self._fields:
-                events.append(self._dispatch())
+            if not content:
+                self._raw.append(line)
+                if self._fields:
+                    events.append(self._dispatch())
+            elif self._field(content):
+                self._raw.append(line)
+            elif content[0] == 0x3A:  # a comment: its text goes, the keep-alive stays
+                self._raw.append(b":" + line[len(line.rstrip(b"\r\n")) :])
+            else:
+                self._dropped = self._dropped or bool(content.strip())
         self._check_size(len(self._pending))
         return events
 
-    def _field(self, line: bytes) -> None:
+    def _field(self, line: bytes) -> bool:
+        """Take one field line; False if it is not to be passed on as it is."""
         self._fields = True
         if line[0] == 0x3A:  # ":" comment
-            return
+            return line == b":"
         name, colon, value = line.partition(b":")
         if colon and value[:1] == b" ":
             value = value[1:]
@@ -153,13 +165,18 @@ class SseDecoder:
                 self._data = [text]
             else:
                 self._data.append(text)
-        elif field == "event":
-            self._event = text
-        elif field == "id":
-            if "\0" not in text:
+        elif field in ("event", "id"):
+            if not _TOKEN.fullmatch(text):
+                raise DialectError(f"a server-sent event {field} with spaces or control characters")
+            if field == "event":
+                self._event = text
+            else:
                 self._id = text
         elif field == "retry" and text.isascii() and text.isdigit():
             self._retry = int(text)
+        else:
+            return False  # unknown fields are ignored by clients: nothing to forward
+        return True
 
     def _dispatch(self) -> SseEvent:
         data = None if self._data is None else "\n".join(self._data)

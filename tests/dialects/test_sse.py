@@ -17,6 +17,7 @@ SAMPLE = (
     b"\n\n"
     b"data: [DONE]\n\n"
 )
+PASSED = SAMPLE.replace(b": keep-alive", b":")  # what is forwarded: comment text goes
 EXPECTED = [
     (None, None, None, None),
     ("delta", '{"a": "héllo"}', None, None),
@@ -42,8 +43,8 @@ def test_whole_stream() -> None:
     """A stream fed in one piece gives every event with its fields and exact raw bytes."""
     events = decode([SAMPLE])
     assert fields(events) == EXPECTED
-    assert b"".join(e.raw for e in events) == SAMPLE
-    assert events[0].raw == b": keep-alive\n\n"
+    assert b"".join(e.raw for e in events) == PASSED
+    assert events[0].raw == b":\n\n"
     assert events[-1].raw == b"\n\ndata: [DONE]\n\n"
 
 
@@ -52,7 +53,7 @@ def test_every_two_way_split(cut: int) -> None:
     """Splitting the stream at any byte (inside UTF-8, CRLF, field names) changes nothing."""
     events = decode([SAMPLE[:cut], SAMPLE[cut:]])
     assert fields(events) == EXPECTED
-    assert b"".join(e.raw for e in events) == SAMPLE
+    assert b"".join(e.raw for e in events) == PASSED
 
 
 def test_byte_by_byte() -> None:
@@ -90,7 +91,8 @@ def test_any_bytes_any_split(stream: bytes, cuts: list[int]) -> None:
         (b"data:  two spaces\n\n", [(None, " two spaces", None, None)]),
         (b"data: a\ndata:\ndata: b\n\n", [(None, "a\n\nb", None, None)]),
         (b"event: e\nfoo: bar\n\n", [("e", None, None, None)]),
-        (b"retry: 1x\nid: a\x00b\ndata: d\n\n", [(None, "d", None, None)]),
+        (b"retry: 1x\ndata: d\n\n", [(None, "d", None, None)]),
+        (b"event:\nid:\ndata: d\n\n", [("", "d", "", None)]),
         (b"data: x:y\n\n", [(None, "x:y", None, None)]),
         (b"data: x\r\n\r\n", [(None, "x", None, None)]),
         (b"", []),
@@ -101,8 +103,42 @@ def test_any_bytes_any_split(stream: bytes, cuts: list[int]) -> None:
 def test_parsing_rules(
     stream: bytes, expected: list[tuple[str | None, str | None, str | None, int | None]]
 ) -> None:
-    """WHATWG field rules: BOM, one stripped space, joined data, unknown fields, bad id/retry."""
+    """WHATWG field rules: BOM, one stripped space, joined data, unknown fields, bad retry."""
     assert fields(decode([stream])) == expected
+
+
+@pytest.mark.parametrize(
+    ("stream", "raw"),
+    [
+        (b": the text of a comment\n\n", [b":\n\n"]),
+        (b":\r\n\r\n", [b":\r\n\r\n"]),
+        (b"data: x\n: note\r\nfoo: words of a poem\n\n", [b"data: x\n:\r\n\n"]),
+        (b"words of a poem\ndata: x\n\n", [b"data: x\n\n"]),
+        (b'{"choices": [{"message": {"content": "a poem"}}]}\n\n', [b"\n"]),
+        (b"event: response.output_text.delta\nid: 7\ndata: x\n\n", None),
+    ],
+)
+def test_unread_text_is_not_passed_on(stream: bytes, raw: list[bytes] | None) -> None:
+    """Comment text and unknown fields never reach ``raw``; names and data stay byte for byte."""
+    events = decode([stream])
+    assert [e.raw for e in events] == ([stream] if raw is None else raw)
+    split = decode([stream[i : i + 1] for i in range(len(stream))])
+    assert [e.raw for e in split] == [e.raw for e in events]
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"event: words of a poem\ndata: x\n\n",
+        b"id: words of a poem\ndata: x\n\n",
+        b"id: a\x00b\ndata: x\n\n",
+        b"event: " + b"e" * 257 + b"\ndata: x\n\n",
+    ],
+)
+def test_event_names_and_ids_hold_no_text(stream: bytes) -> None:
+    """An event name or id with spaces, control characters or over 256 bytes is malformed."""
+    with pytest.raises(DialectError, match="spaces or control characters"):
+        decode([stream])
 
 
 def test_cr_at_end_of_feed_waits_for_lf() -> None:
@@ -118,7 +154,9 @@ def test_cr_at_end_of_feed_waits_for_lf() -> None:
     assert dec.flush() == []
 
 
-@pytest.mark.parametrize("tail", [b"data: x", b"data: x\n", b": ping\n", b"data: x\r"])
+@pytest.mark.parametrize(
+    "tail", [b"data: x", b"data: x\n", b": ping\n", b"data: x\r", b'{"choices": []}', b"foo: x\n"]
+)
 def test_truncated_stream_raises_on_flush(tail: bytes) -> None:
     """A stream that stops inside an event is an error at flush()."""
     dec = SseDecoder()

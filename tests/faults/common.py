@@ -73,4 +73,6 @@ def assert_no_protected_run(body: bytes) -> None:
     objs = objects(body)
     for path, text in strings_by_path(objs).items():
         assert scan_text(index, text) == [], path
+    # and in the bytes as a client's parser never sees them (comments, unknown fields)
+    assert scan_text(index, body.decode("utf-8", "replace")) == [], "raw bytes"
     assert b"Traceback" not in body

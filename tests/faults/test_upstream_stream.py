@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from proxy.demo.answers import CLEAN
+from proxy.demo.answers import CLEAN, load_works, named_answer
+from tests.conftest import SAMPLE_RULES
 from tests.faults.common import (
     IDS,
     POEM,
@@ -40,6 +41,20 @@ def garbage_json(events: list[bytes], ndjson: bool) -> list[bytes]:
 
 def noise_line(events: list[bytes], ndjson: bool) -> list[bytes]:
     return _insert(events, 3, b"@@ line noise @@\n" if ndjson else b"@@ line noise @@\n\n")
+
+
+# A whole stanza of the poem, where no client parser looks: it must not pass either.
+STANZA = named_answer(POEM, load_works(SAMPLE_RULES)).encode().replace(b"\n", b" ")
+
+
+def poem_in_comment(events: list[bytes], ndjson: bool) -> list[bytes]:
+    return _insert(events, 3, b"\n" if ndjson else b": " + STANZA + b"\n\n")
+
+
+def poem_in_unknown_field(events: list[bytes], ndjson: bool) -> list[bytes]:
+    if ndjson:
+        return _insert(events, 3, STANZA + b"\n")
+    return [b"poem: " + STANZA + b"\n" + e if e.startswith(b"data:") else e for e in events]
 
 
 def keepalives(events: list[bytes], ndjson: bool) -> list[bytes]:
@@ -89,6 +104,9 @@ CASES: list[tuple[Mutation, str, str, dict[str, str]]] = [
     (garbage_json, POEM, ERROR, {}),
     # SSE ignores a field line it does not know (WHATWG); in NDJSON it is a bad line
     (noise_line, POEM, FILTERED, dict.fromkeys(NDJSON, ERROR)),
+    # text outside data fields is read by no client: dropped, never passed on unscanned
+    (poem_in_comment, CLEAN, SAME, {}),
+    (poem_in_unknown_field, CLEAN, SAME, dict.fromkeys(NDJSON, ERROR)),
     (keepalives, CLEAN, SAME, {}),
     (keepalives, POEM, FILTERED, {}),
     (multiline_data, CLEAN, SAME, {}),
@@ -151,3 +169,22 @@ async def test_damaged_stream_has_a_defined_outcome(
         assert route.filtered([o for o in objects(body) if isinstance(o, dict)], True)
     else:
         assert ends_with_error(body)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_whole_answer_to_a_stream_request_is_guarded(
+    start_stack: StartStack, route: Route
+) -> None:
+    """An upstream that answers a stream request with one JSON body gets it guarded whole."""
+    demo = await start_stack()
+    status, _, whole = await post(
+        demo.upstream + route.path, route.request("hi", False), {"x-demo-answer": POEM}
+    )
+    assert status == 200
+    replay = Replay([whole[:50], whole[50:]], content_type="application/json")
+    stack = await start_stack(replay=replay)
+    status, headers, body = await post(stack.proxy + route.path, route.request("hi", True))
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/json")
+    assert_no_protected_run(body)
+    assert route.filtered([orjson.loads(body)], False)
