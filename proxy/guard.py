@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import orjson
 
 from proxy.matching.catalogue import Action
 from proxy.matching.index import MatchIndex
@@ -198,3 +200,31 @@ class ResponseGuard:
 def finding_json(key: str, f: Finding) -> dict[str, Any]:
     """A finding as the client sees it: which stream, which work, where."""
     return {"stream": key, **f.as_dict()}
+
+
+def withholds_unread(guard: ResponseGuard, body: bytes) -> bool:
+    """Whether a body no dialect reads (an upstream error) quotes a work that blocks or redacts.
+
+    Each JSON string (escapes undone, keys too) is a text of its own; a body that is not JSON
+    is one text.  The findings are recorded on ``guard`` like any other.
+    """
+    try:
+        texts = list(_strings(orjson.loads(body)))
+    except orjson.JSONDecodeError:
+        texts = [body.decode("utf-8", "replace")]
+    for n, text in enumerate(texts):
+        guard.push(f"unread/{n}", text)
+        guard.close(f"unread/{n}")
+    return guard.any_blocked or any(f.action is Action.REDACT for _, f in guard.findings)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from proxy.dialects import Dialect, DialectError, StreamRewriter
 from proxy.forwarding import request_headers, response_headers, upstream_url
-from proxy.guard import ResponseGuard, finding_json
+from proxy.guard import ResponseGuard, finding_json, withholds_unread
 from proxy.matching.catalogue import Action
 from proxy.matching.index import MatchIndex
 from proxy.matching.session import Finding
@@ -158,13 +158,18 @@ async def _guarded(
     metrics.upstream_ttfb.labels(dialect.name).observe(ttfb)
     info["upstream_status"], info["ttfb_ms"] = upstream.status, round(ttfb * 1000, 2)
     try:
-        if upstream.status >= 300:
-            metrics.upstream_errors.labels(dialect.name, f"http_{upstream.status // 100}xx").inc()
-            return await _relay(request, upstream, rid, info)
         observer = _Observer(metrics)
         guard = ResponseGuard(state.index, observer)
+        if stream and upstream.content_type == "application/json":
+            stream = False  # a whole answer to a stream request: guarded as the whole it is
         try:
-            if stream:
+            resp: web.StreamResponse
+            if upstream.status >= 300:
+                metrics.upstream_errors.labels(
+                    dialect.name, f"http_{upstream.status // 100}xx"
+                ).inc()
+                resp = await _relay(state, dialect, guard, upstream, rid, info)
+            elif stream:
                 resp = await _stream(request, state, dialect, guard, upstream, payload, rid, info)
             else:
                 resp = await _whole(state, dialect, guard, upstream, rid, info)
@@ -196,21 +201,39 @@ def _account(
 
 
 async def _relay(
-    request: web.Request, upstream: aiohttp.ClientResponse, rid: str, info: dict[str, Any]
-) -> web.StreamResponse:
-    """Upstream errors and redirects go back unchanged (they carry no model output)."""
-    resp = web.StreamResponse(
-        status=upstream.status,
-        reason=upstream.reason,
-        headers=response_headers(upstream.headers, rewritten=True),
-    )
-    resp.headers["X-Request-Id"] = rid
-    await resp.prepare(request)
-    async for chunk in upstream.content.iter_any():
-        await resp.write(chunk)
-    await resp.write_eof()
-    info["status"] = upstream.status
-    return resp
+    state: ProxyState,
+    dialect: Dialect,
+    guard: ResponseGuard,
+    upstream: aiohttp.ClientResponse,
+    rid: str,
+    info: dict[str, Any],
+) -> web.Response:
+    """Upstream errors and redirects go back unchanged, unless they quote protected text.
+
+    They carry no model output, but nothing from upstream reaches a client unread: a body
+    whose text holds a run of a work that blocks or redacts is replaced by the format's
+    error, with the upstream's status.
+    """
+    limit = state.settings.max_body_bytes
+    try:
+        async with asyncio.timeout(state.settings.read_timeout):
+            body = await upstream.content.read(limit + 1)
+    except TimeoutError:
+        info["status"] = 504
+        return _error(dialect, 504, "the model server stopped answering", rid)
+    except aiohttp.ClientError as e:
+        info["status"], info["upstream_error"] = 502, type(e).__name__
+        return _error(dialect, 502, "the model server's answer broke off", rid)
+    if len(body) > limit:
+        info["status"] = 502
+        return _error(dialect, 502, f"the model server's answer is over {limit} bytes", rid)
+    info["status"], info["bytes_out"] = upstream.status, len(body)
+    if withholds_unread(guard, body):
+        message = "the model server's error quoted protected text; copyguard withheld it"
+        return _error(dialect, upstream.status, message, rid)
+    headers = response_headers(upstream.headers, rewritten=True)
+    headers["X-Request-Id"] = rid
+    return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
 
 
 async def _whole(

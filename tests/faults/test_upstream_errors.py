@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 
 from proxy.demo import DemoSettings
+from proxy.demo.answers import load_works, named_answer
 from proxy.dialects import default_dialects
 from tests.conftest import SAMPLE_RULES
 from tests.faults.common import (
@@ -199,3 +200,22 @@ async def test_upstream_error_bodies_pass_unchanged(
     got, headers, body = await post(stack.proxy + route.path, route.request("hi", stream))
     assert (got, body) == (status, error)
     assert headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("status", [400, 500])
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_upstream_error_quoting_protected_text_is_withheld(
+    start_stack: StartStack, route: Route, status: int
+) -> None:
+    """An upstream error whose message quotes a protected work keeps its status, not its text."""
+    stanza = named_answer(POEM, load_works(SAMPLE_RULES))
+    error = DIALECTS[route.path].error_body(status, f"could not finish: {stanza}")
+    replay = Replay([error[:10], error[10:]], status=status, content_type="application/json")
+    stack = await start_stack(replay=replay, **QUICK)
+    got, _, body = await post(stack.proxy + route.path, route.request("hi", True))
+    assert got == status
+    _error_shape(route, status, body)
+    assert_no_protected_run(body)
+    registry = stack.state.metrics.registry
+    labels = {"format": DIALECTS[route.path].name}
+    assert registry.get_sample_value("copyguard_blocked_streams_total", labels) == 1
