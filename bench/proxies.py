@@ -11,6 +11,7 @@ upstream, taking turns so that drift hits all of them alike).  Targets:
                       the floor for any proxy that reads the content
     copyguard         ``copyguard serve``, gutenberg catalogue, clean answers
     copyguard-block   the same process, answers that quote gutenberg (cut mid-stream)
+    copyguard-uvloop  a second ``copyguard serve`` with ``event_loop = uvloop``, clean answers
     litellm           LiteLLM's proxy in its own venv (bench/.venv-litellm), one
                       OpenAI-compatible model pointing at the same upstream
 
@@ -54,7 +55,16 @@ CHUNK_CHARS = 4
 PACED_DELAY_MS = 20.0  # 50 chunks/s per stream
 PACED_CHUNKS = 100  # 2 s streams
 SAT_CHUNKS = 200
-TARGETS = ("direct", "bytes", "reencode", "copyguard", "copyguard-block", "litellm")
+TARGETS = (
+    "direct",
+    "bytes",
+    "reencode",
+    "copyguard",
+    "copyguard-block",
+    "copyguard-uvloop",
+    "litellm",
+)
+SERVED_BY = {"copyguard-block": "copyguard"}  # targets that load a process of another target
 CLEAN_PROMPT = "Tell me something about benchmarks."
 
 
@@ -189,19 +199,24 @@ class Bench:
                      "--mode", mode],
                     port,
                 )  # fmt: skip
-            port = free_port()
-            running["copyguard"] = self.spawn(
-                f"copyguard-{phase.name}",
-                [py, "-m", "proxy.cli", "serve"],
-                port,
-                {
-                    "COPYGUARD_UPSTREAM": up.url,
-                    "COPYGUARD_RULES": str(self.args.gutenberg),
-                    "COPYGUARD_LISTEN": f"127.0.0.1:{port}",
-                    "COPYGUARD_CACHE_DIR": str(self.out / "cache"),
-                    "COPYGUARD_WORKERS": "1",
-                },
-            )
+            for name, loop in (("copyguard", None), ("copyguard-uvloop", "uvloop")):
+                if name not in self.targets and name != "copyguard":
+                    continue
+                port = free_port()
+                env = {"COPYGUARD_EVENT_LOOP": loop} if loop else {}
+                running[name] = self.spawn(
+                    f"{name}-{phase.name}",
+                    [py, "-m", "proxy.cli", "serve"],
+                    port,
+                    {
+                        "COPYGUARD_UPSTREAM": up.url,
+                        "COPYGUARD_RULES": str(self.args.gutenberg),
+                        "COPYGUARD_LISTEN": f"127.0.0.1:{port}",
+                        "COPYGUARD_CACHE_DIR": str(self.out / "cache"),
+                        "COPYGUARD_WORKERS": "1",
+                    }
+                    | env,
+                )
             if "litellm" in self.targets:
                 running["litellm"] = self.start_litellm(phase, up.url)
             asyncio.run(self.wait_ready(running))
@@ -281,7 +296,7 @@ class Bench:
     async def turn(
         self, target: str, scenario: Scenario, rnd: int, running: dict[str, Server]
     ) -> Segment:
-        server = running["copyguard" if target.startswith("copyguard") else target]
+        server = running[SERVED_BY.get(target, target)]
         upstream = running["direct"]
         before_metrics = await scrape(server) if server.name.startswith("copyguard") else {}
         cpu0, up0 = server.cpu(), upstream.cpu()

@@ -6,8 +6,9 @@
 The demo upstream and the proxy run as subprocesses (one proxy worker, so its memory is one
 process's).  ``--streams`` client loops keep one stream each in flight for ``--seconds``: half
 ask for a clean answer, half for an answer reproducing a sample work.  It reports failed clean
-streams (must be 0), protected runs found client-side by the matcher in any client's bytes
-(must be 0), and the proxy's resident memory at 10 s and at the end (growth must be < 10%).
+streams (must be 0), protected runs found client-side by the matcher in any client's text
+or in any line outside its data fields (must be 0), and the proxy's resident memory at 10 s
+and at the end (growth must be < 10%).
 Also reported, to read the memory figure by: the streams in flight inside the proxy (its
 ``copyguard_active_streams`` gauge, sampled each second) and the proxy's CPU use.
 Exit status 1 if a criterion fails.
@@ -68,19 +69,22 @@ def _port() -> int:
         return port
 
 
-def _chat_text(body: bytes) -> tuple[str, list[str], bool]:
-    """Concatenated content, finish reasons, and whether an error event came."""
-    text, reasons, error = [], [], False
-    for block in body.split(b"\n\n"):
-        if not block.startswith(b"data: ") or block == b"data: [DONE]":
+def _chat_text(body: bytes) -> tuple[str, str, list[str], bool]:
+    """Concatenated content, every line outside a data field, finish reasons, error seen."""
+    text, other, reasons, error = [], [], [], False
+    for line in body.split(b"\n"):
+        if not line.startswith(b"data: "):
+            other.append(line)
             continue
-        obj = orjson.loads(block[6:])
+        if line == b"data: [DONE]":
+            continue
+        obj = orjson.loads(line[6:])
         error |= "error" in obj
         for choice in obj.get("choices", []):
             text.append((choice.get("delta") or {}).get("content") or "")
             if choice.get("finish_reason"):
                 reasons.append(choice["finish_reason"])
-    return "".join(text), reasons, error
+    return "".join(text), b"\n".join(other).decode("utf-8", "replace"), reasons, error
 
 
 async def _client(
@@ -105,8 +109,9 @@ async def _client(
             continue
         finally:
             tally.in_flight -= 1
-        text, reasons, error = _chat_text(raw) if status == 200 else ("", [], True)
-        if scan_text(index, text):
+        text, other, reasons, error = _chat_text(raw) if status == 200 else ("", "", [], True)
+        # the text a client reads, and any line where no client's parser looks
+        if scan_text(index, text) or (other.strip() and scan_text(index, other)):
             tally.leaks += 1
         if clean:
             ok = status == 200 and not error and reasons == ["stop"] and text
