@@ -19,6 +19,10 @@ from proxy.matching.catalogue import Action
 from proxy.matching.index import MatchIndex
 from proxy.matching.session import Finding, MatchSession
 
+# Characters of a stray field's past text kept to check what follows with it: a protected
+# run split over many events is still found while it fits (hundreds of words).
+STRAY_MEMORY = 4096
+
 
 class GuardObserver(Protocol):
     """Where the guard reports what it did (metrics, logs); no-ops are fine."""
@@ -61,6 +65,8 @@ class ResponseGuard:
         self._observer = observer or NullObserver()
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
+        self._strays: dict[str, str] = {}  # path -> the recent text of that stray field
+        self._stray_hit = False
         self.findings: list[tuple[str, Finding]] = []
 
     # -- TextFilter ------------------------------------------------------------------------
@@ -93,6 +99,23 @@ class ResponseGuard:
             stream.sent[:] = ["".join(stream.sent)]
         return stream.sent[0] if stream.sent else ""
 
+    def stray(self, path: str, text: str) -> bool:
+        before = self._strays.get(path, "")
+        joined = before + text
+        # the last word counts as finished: nothing of a stray field is held back to wait
+        session = MatchSession(self._index)
+        found = [f for f in session.feed(joined) + session.flush() if f.end > len(before)]
+        self._strays[path] = joined[-STRAY_MEMORY:]
+        hit = False
+        for finding in found:
+            key = f"stray{path}"
+            if not any(k == key and f.work == finding.work for k, f in self.findings):
+                self.findings.append((key, finding))
+                self._observer.finding(key, finding)
+            hit = hit or finding.action in (Action.BLOCK, Action.REDACT)
+        self._stray_hit = self._stray_hit or hit
+        return hit
+
     def report(self) -> dict[str, Any] | None:
         if not self.findings:  # asked for on every streamed event
             return None
@@ -105,7 +128,7 @@ class ResponseGuard:
 
     @property
     def any_blocked(self) -> bool:
-        return any(s.blocked for s in self._streams.values())
+        return self._stray_hit or any(s.blocked for s in self._streams.values())
 
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)

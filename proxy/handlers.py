@@ -14,7 +14,7 @@ import orjson
 import structlog
 from aiohttp import web
 
-from proxy.dialects import Dialect, DialectError, StreamRewriter
+from proxy.dialects import Dialect, DialectError, StrayText, StreamRewriter
 from proxy.forwarding import request_headers, response_headers, upstream_url
 from proxy.guard import ResponseGuard, finding_json, withholds_unread
 from proxy.matching.catalogue import Action
@@ -25,6 +25,7 @@ from proxy.settings import Settings
 
 log = structlog.get_logger("copyguard")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+WITHHELD = "copyguard withheld protected text the model server sent outside the answer's text"
 
 
 @dataclass
@@ -264,6 +265,9 @@ async def _whole(
         state.metrics.upstream_errors.labels(dialect.name, "timeout").inc()
         info["status"] = 504
         return _error(dialect, 504, "the model server stopped answering", rid)
+    except StrayText:
+        info["status"] = 502
+        return _error(dialect, 502, WITHHELD, rid)
     except (DialectError, aiohttp.ClientError) as e:
         state.metrics.upstream_errors.labels(dialect.name, "malformed").inc()
         info["status"], info["upstream_error"] = 502, str(e)[:200]
@@ -319,6 +323,8 @@ async def _stream(
                         out = rewriter.feed(chunk) if chunk else rewriter.flush()
                         carry += chunk
                         del carry[: _last_event_end(carry, sse)]
+                except StrayText:
+                    out, chunk = _fail(rewriter, WITHHELD), b""
                 except (DialectError, aiohttp.ClientError) as e:
                     kind = "malformed" if isinstance(e, DialectError) else "disconnected"
                     metrics.upstream_errors.labels(dialect.name, kind).inc()

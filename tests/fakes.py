@@ -80,3 +80,7 @@ class ScriptedFilter:
         if not hit and not (self.redact and any("[…]" in s.sent for s in self.streams.values())):
             return None
         return {"findings": [{"stream": k, "action": "block"} for k in hit]}
+
+    def stray(self, path: str, text: str) -> bool:
+        self.events.append(("stray", path, text))
+        return bool(self.block and self.block in text)

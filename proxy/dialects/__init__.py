@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from proxy.dialects.anthropic import AnthropicMessages
-from proxy.dialects.base import Dialect, DialectError, StreamRewriter, TextFilter
+from proxy.dialects.base import Dialect, DialectError, StrayText, StreamRewriter, TextFilter
 from proxy.dialects.ollama import OllamaChat, OllamaGenerate
 from proxy.dialects.openai_chat import OpenAIChat
 from proxy.dialects.openai_completions import OpenAICompletions
@@ -21,4 +21,11 @@ def default_dialects() -> list[Dialect]:
     ]
 
 
-__all__ = ["Dialect", "DialectError", "StreamRewriter", "TextFilter", "default_dialects"]
+__all__ = [
+    "Dialect",
+    "DialectError",
+    "StrayText",
+    "StreamRewriter",
+    "TextFilter",
+    "default_dialects",
+]

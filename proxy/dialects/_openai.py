@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from proxy.dialects._logprobs import LogprobBook
+from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
@@ -26,6 +27,17 @@ _ERROR_TYPES = {
     504: "upstream_error",
 }
 DONE = b"data: [DONE]\n\n"
+
+# What the OpenAI formats' objects carry besides the choices: metadata, no output text.
+TOP_FIELDS: Fields = {
+    "id": None, "object": None, "created": None, "model": None, "system_fingerprint": None,
+    "service_tier": None, "obfuscation": None, "usage": ..., "copyguard": ...,
+    "prompt_filter_results": ...,
+}  # fmt: skip
+CHOICE_FIELDS: Fields = {
+    "index": None, "finish_reason": None, "stop_reason": None, "logprobs": ...,
+    "content_filter_results": ...,
+}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -87,6 +99,8 @@ def error_body(status: int, message: str) -> bytes:
 
 class OpenAIStream:
     """A ``StreamRewriter`` for streams of ``{"choices": [...]}`` chunks."""
+
+    fields: Fields = TOP_FIELDS  # the subclass's: everything else in a chunk is checked as stray
 
     def __init__(
         self,
@@ -173,6 +187,7 @@ class OpenAIStream:
             self._done = True
             return self._settle_all() + event.raw
         obj = load_object(event.data)
+        check_strays(obj, self.fields, self._guard)
         choices = obj.get("choices")
         if not isinstance(choices, list):
             return event.raw

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
@@ -34,6 +35,22 @@ _BLOCKS: dict[str, str] = {
     "server_tool_use": "input_json_delta",
     "mcp_tool_use": "input_json_delta",
 }
+# Strings the dialect guards or that are metadata; any other string is checked as a stray.
+_BLOCK: Fields = {
+    "type": None, "id": None, "name": None, "text": None, "thinking": None, "signature": None,
+    "data": None, "tool_use_id": None, "citations": ..., "input": {},
+}  # fmt: skip
+_MESSAGE: Fields = {
+    "id": None, "type": None, "role": None, "model": None, "stop_reason": None,
+    "stop_sequence": None, "usage": ..., "container": ..., "copyguard": ...,
+}  # fmt: skip
+STREAM_FIELDS: Fields = {
+    "type": None, "index": None, "usage": ..., "copyguard": ..., "error": {"type": None},
+    "message": _MESSAGE, "content_block": _BLOCK,
+    "delta": {"type": None, "text": None, "thinking": None, "partial_json": None,
+              "signature": None, "citation": ..., "stop_reason": None, "stop_sequence": None},
+}  # fmt: skip
+WHOLE_FIELDS: Fields = _MESSAGE | {"content": {"*": _BLOCK | {"input": ...}}}
 _ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -132,6 +149,7 @@ class _AnthropicStream:
         if event.data is None:
             return event.raw
         obj = _loads(event.data)
+        check_strays(obj, STREAM_FIELDS, self._guard)
         kind = obj.get("type")
         if kind == "content_block_start":
             return self._block_start(event, obj)
@@ -311,6 +329,7 @@ class AnthropicMessages:
         if it still parses as a JSON object, else ``{}``.  ``stop_reason`` becomes ``refusal``.
         """
         obj = _loads(body)
+        check_strays(obj, WHOLE_FIELDS, guard)
         content = obj.get("content")
         if content is None:
             return body

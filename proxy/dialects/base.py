@@ -18,6 +18,10 @@ class DialectError(Exception):
     """Upstream data that the dialect cannot make sense of (bad JSON, wrong shape)."""
 
 
+class StrayText(DialectError):
+    """Upstream put protected text in a field no stream guards: the response ends here."""
+
+
 class TextFilter(Protocol):
     """Decides, per output text stream, which text may reach the client.
 
@@ -50,6 +54,14 @@ class TextFilter(Protocol):
 
     def report(self) -> JsonObject | None:
         """The ``copyguard`` object to attach to the response, or None if nothing to say."""
+        ...
+
+    def stray(self, path: str, text: str) -> bool:
+        """Check a string no stream guards (see ``_strays``) with the text before it on ``path``.
+
+        Nothing is held back; True if ``text`` completes a protected run whose work blocks or
+        redacts, in which case the response must end before ``text`` is sent.
+        """
         ...
 
 

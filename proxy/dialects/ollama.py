@@ -19,8 +19,22 @@ from typing import Any
 
 import orjson
 
+from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
 from proxy.dialects.ndjson import NdjsonDecoder, encode_ndjson
+
+_TOP: Fields = {
+    "model": None, "created_at": None, "done": None, "done_reason": None, "context": ...,
+    "logprobs": ..., "copyguard": ...,
+}  # fmt: skip
+# Tool call arguments are guarded as the JSON of their object (an object, as Ollama sends).
+_CALLS: Fields = {"*": {"id": None, "type": None, "function": {"index": None, "name": None,
+                                                              "arguments": ...}}}  # fmt: skip
+FIELDS: dict[bool, Fields] = {  # by chat (True) or generate
+    True: _TOP | {"message": {"role": None, "content": None, "thinking": None,
+                              "tool_calls": _CALLS, "images": ..., "tool_name": None}},
+    False: _TOP | {"response": None, "thinking": None, "images": ...},
+}  # fmt: skip
 
 
 def _loads(data: bytes) -> JsonObject:
@@ -192,6 +206,7 @@ class _OllamaStream:
 
     def _line(self, raw: bytes) -> bytes:
         obj = _loads(raw)
+        check_strays(obj, FIELDS[self._texts.chat], self._guard)
         if "error" in obj:
             return self._end(raw)
         self._model = obj.get("model", self._model)
@@ -269,6 +284,7 @@ class _Ollama:
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         obj = _loads(body)
+        check_strays(obj, FIELDS[self._chat], guard)
         if "error" in obj:
             return body
         texts = _Texts(guard, self._chat)

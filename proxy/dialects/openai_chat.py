@@ -13,10 +13,27 @@ from typing import Any
 import orjson
 
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import OpenAIStream, Slot, error_body, load_object, wants_stream
+from proxy.dialects._openai import (
+    CHOICE_FIELDS,
+    TOP_FIELDS,
+    OpenAIStream,
+    Slot,
+    error_body,
+    load_object,
+    wants_stream,
+)
+from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
 
 _REASONING = ("reasoning_content", "reasoning")
+_CALL: Fields = {"name": None, "arguments": None}
+_MESSAGE: Fields = {
+    "role": None, "content": None, "reasoning_content": None, "reasoning": None,
+    "refusal": None, "function_call": _CALL,
+    "tool_calls": {"*": {"index": None, "id": None, "type": None, "function": _CALL}},
+}  # fmt: skip
+STREAM_FIELDS: Fields = TOP_FIELDS | {"choices": {"*": CHOICE_FIELDS | {"delta": _MESSAGE}}}
+WHOLE_FIELDS: Fields = TOP_FIELDS | {"choices": {"*": CHOICE_FIELDS | {"message": _MESSAGE}}}
 
 
 def _slots(i: int, holder: Mapping[str, Any], streamed: bool) -> list[Slot]:
@@ -64,6 +81,8 @@ def _tokens(entries: list[Any]) -> list[str]:
 
 
 class _ChatStream(OpenAIStream):
+    fields = STREAM_FIELDS
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         delta = choice.get("delta")
         return _slots(i, delta, streamed=True) if isinstance(delta, dict) else []
@@ -135,6 +154,7 @@ class OpenAIChat:
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         """Filter every choice of a ``chat.completion`` object."""
         obj = load_object(body)
+        check_strays(obj, WHOLE_FIELDS, guard)
         choices = obj.get("choices")
         if not isinstance(choices, list):
             return body

@@ -13,10 +13,20 @@ from typing import Any
 import orjson
 
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import OpenAIStream, Slot, error_body, load_object, wants_stream
+from proxy.dialects._openai import (
+    CHOICE_FIELDS,
+    TOP_FIELDS,
+    OpenAIStream,
+    Slot,
+    error_body,
+    load_object,
+    wants_stream,
+)
+from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
 
 _LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
+FIELDS: Fields = TOP_FIELDS | {"choices": {"*": CHOICE_FIELDS | {"text": None}}}
 Entry = tuple[Any, ...]
 
 
@@ -44,6 +54,8 @@ def _set_entries(choice: JsonObject, rows: list[Entry]) -> None:
 
 
 class _CompletionsStream(OpenAIStream):
+    fields = FIELDS
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         return [Slot(f"{i}", "text", choice, "text")] if isinstance(choice.get("text"), str) else []
 
@@ -92,6 +104,7 @@ class OpenAICompletions:
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         """Filter every choice of a ``text_completion`` object."""
         obj = load_object(body)
+        check_strays(obj, FIELDS, guard)
         choices = obj.get("choices")
         if not isinstance(choices, list):
             return body

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
 from proxy.dialects.openai_responses_items import (
     BY_DELTA,
@@ -29,6 +30,23 @@ from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 _R = "response."
 _TERMINAL = {_R + "completed", _R + "incomplete", _R + "failed"}
+# Fields of an event that carry no output text.  In an event type the rewriter does not know
+# (an audio transcript delta, code being written, ...) every other string is checked as a
+# stray; in the ones it knows, the text fields and the objects it keeps consistent are its own.
+_META: Fields = {
+    "type": None, "sequence_number": None, "output_index": None, "content_index": None,
+    "summary_index": None, "item_id": None, "obfuscation": None, "annotation_index": None,
+    "logprobs": ..., "copyguard": ..., "code": None, "param": None,
+}  # fmt: skip
+_OWN: Fields = _META | {
+    "delta": None, "text": None, "refusal": None, "arguments": None, "input": None,
+    "name": None, "part": ..., "item": ..., "response": ..., "annotation": ...,
+}  # fmt: skip
+_KNOWN = {
+    *BY_DELTA, *BY_DONE, *_TERMINAL, OUTPUT_TEXT.part_done, SUMMARY.part_done,
+    _R + "output_item.added", _R + "output_item.done", _R + "content_part.added",
+    _R + "reasoning_summary_part.added", _R + "created", _R + "in_progress", _R + "queued",
+}  # fmt: skip
 _BASE_RESPONSE: JsonObject = {
     "id": "", "object": "response", "created_at": 0, "model": "", "output": [],
     "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
@@ -131,6 +149,7 @@ class ResponsesStreamRewriter:
         etype = obj.get("type")
         if not isinstance(etype, str):
             raise DialectError("a Responses event without a string 'type'")
+        check_strays(obj, _OWN if etype in _KNOWN else _META, self._guard)
         if (kind := BY_DELTA.get(etype)) is not None:
             changed = self._delta(kind, obj, ev, out)
         elif (kind := BY_DONE.get(etype)) is not None:

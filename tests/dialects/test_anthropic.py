@@ -255,8 +255,8 @@ def test_initial_block_text_is_pushed() -> None:
 
 
 def test_ping_and_unknown_events_pass() -> None:
-    """Pings, comments and unknown event types are forwarded untouched."""
-    extra = b": keep-alive\n\n" + sse({"type": "ping"}) + sse({"type": "future_event", "x": 1})
+    """Pings, bare comments and unknown event types are forwarded untouched."""
+    extra = b":\n\n" + sse({"type": "ping"}) + sse({"type": "future_event", "x": 1})
     data = start() + extra + block(0, "text", ["Hi"]) + end()
     assert run(data, ScriptedFilter(redact="secret")) == data
 

@@ -17,7 +17,7 @@ from proxy.dialects.sse import SseDecoder
 from tests.fakes import ScriptedFilter
 
 HEAD = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
-KEEPALIVE = b": keep-alive\n\n"
+KEEPALIVE = b":\n\n"  # a bare comment: passed on as it is (comment text is not)
 DONE = b"data: [DONE]\n\n"
 
 

@@ -57,6 +57,26 @@ def poem_in_unknown_field(events: list[bytes], ndjson: bool) -> list[bytes]:
     return [b"poem: " + STANZA + b"\n" + e if e.startswith(b"data:") else e for e in events]
 
 
+def _with_field(event: bytes, ndjson: bool, value: str) -> bytes:
+    """``event`` with a field no format defines, at the top of its JSON object."""
+    head, sep, data = (b"", b"", event) if ndjson else event.partition(b"data: ")
+    body = data.rstrip(b"\r\n")
+    if not body.startswith(b"{"):
+        return event
+    obj = orjson.loads(body)
+    obj["x_note"] = value
+    return head + sep + orjson.dumps(obj) + data[len(body) :]
+
+
+def poem_word_by_word_in_json(events: list[bytes], ndjson: bool) -> list[bytes]:
+    words = STANZA.decode().split()
+    return [_with_field(e, ndjson, words[n % len(words)] + " ") for n, e in enumerate(events)]
+
+
+def poem_whole_in_json(events: list[bytes], ndjson: bool) -> list[bytes]:
+    return [_with_field(e, ndjson, STANZA.decode()) if n == 3 else e for n, e in enumerate(events)]
+
+
 def keepalives(events: list[bytes], ndjson: bool) -> list[bytes]:
     extra = b"\n" if ndjson else b": keep-alive\n\n"
     return [piece for e in events for piece in (extra, e)]
@@ -107,6 +127,9 @@ CASES: list[tuple[Mutation, str, str, dict[str, str]]] = [
     # text outside data fields is read by no client: dropped, never passed on unscanned
     (poem_in_comment, CLEAN, SAME, {}),
     (poem_in_unknown_field, CLEAN, SAME, dict.fromkeys(NDJSON, ERROR)),
+    # nor text in a JSON field no format defines: checked as it comes, the stream ends
+    (poem_word_by_word_in_json, CLEAN, ERROR, {}),
+    (poem_whole_in_json, CLEAN, ERROR, {}),
     (keepalives, CLEAN, SAME, {}),
     (keepalives, POEM, FILTERED, {}),
     (multiline_data, CLEAN, SAME, {}),
