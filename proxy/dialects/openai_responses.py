@@ -14,9 +14,22 @@ from typing import Any
 
 import orjson
 
+from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, TextFilter
 from proxy.dialects.openai_responses_items import item_texts, output_text
 from proxy.dialects.openai_responses_stream import ResponsesStreamRewriter
+
+# A response object's fields: the output the rewriter guards, and what echoes the request or
+# is metadata.  Any other string (a field this version does not know) is checked as a stray.
+RESPONSE_FIELDS: Fields = dict.fromkeys(
+    ("id", "object", "created_at", "status", "model", "previous_response_id", "user",
+     "service_tier", "truncation", "prompt_cache_key", "safety_identifier"),
+    None,
+) | dict.fromkeys(
+    ("output", "output_text", "instructions", "tools", "tool_choice", "text", "reasoning",
+     "metadata", "usage", "prompt", "conversation", "incomplete_details", "copyguard"),
+    ...,
+)  # fmt: skip
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -51,6 +64,7 @@ class OpenAIResponses:
             raise DialectError(f"response body is not JSON: {exc}") from None
         if not isinstance(response, dict):
             raise DialectError("response body is not a JSON object")
+        check_strays(response, RESPONSE_FIELDS, guard)
         output = response.get("output")
         if not isinstance(output, list):
             return body  # not a response object (e.g. an error): nothing to guard
