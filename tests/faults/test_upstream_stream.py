@@ -211,3 +211,20 @@ async def test_whole_answer_to_a_stream_request_is_guarded(
     assert headers["Content-Type"].startswith("application/json")
     assert_no_protected_run(body)
     assert route.filtered([orjson.loads(body)], False)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_protected_text_outside_a_whole_answer_is_withheld(
+    start_stack: StartStack, route: Route
+) -> None:
+    """A whole answer carrying a work in a field no format defines gets the format's error."""
+    demo = await start_stack()
+    status, _, whole = await post(demo.upstream + route.path, route.request("hi", False))
+    assert status == 200
+    obj = orjson.loads(whole)
+    obj["x_note"] = STANZA.decode()
+    stack = await start_stack(replay=Replay([orjson.dumps(obj)], content_type="application/json"))
+    status, _, body = await post(stack.proxy + route.path, route.request("hi", False))
+    assert status == 502
+    assert_no_protected_run(body)
+    assert b"withheld" in body
