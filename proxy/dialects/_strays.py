@@ -24,10 +24,13 @@ Fields = dict[str, "Fields | EllipsisType | None"]
 _NONE: Fields = {}  # below an unknown key: every string is a stray
 
 
-def check_strays(value: Any, fields: Fields, guard: TextFilter) -> None:
-    """Have ``guard`` check every stray string of ``value``; raise ``StrayText`` on a hit."""
+def check_strays(value: Any, fields: Fields, guard: TextFilter, at: str = "") -> None:
+    """Have ``guard`` check every stray string of ``value`` (found at path ``at``).
+
+    Raises ``StrayText`` on a hit.
+    """
     found: list[tuple[str, str]] = []
-    _walk(value, fields, [], found)
+    _walk(value, fields, [at] if at else [], found)
     for path, text in found:
         if guard.stray(path, text):
             raise StrayText(f"protected text in {path}, a field copyguard does not hold back")

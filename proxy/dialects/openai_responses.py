@@ -16,7 +16,7 @@ import orjson
 
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, TextFilter
-from proxy.dialects.openai_responses_items import item_texts, output_text
+from proxy.dialects.openai_responses_items import check_other_items, item_texts, output_text
 from proxy.dialects.openai_responses_stream import ResponsesStreamRewriter
 
 # A response object's fields: the output the rewriter guards, and what echoes the request or
@@ -68,6 +68,7 @@ class OpenAIResponses:
         output = response.get("output")
         if not isinstance(output, list):
             return body  # not a response object (e.g. an error): nothing to guard
+        check_other_items(dict(enumerate(output)), guard)
         changed = blocked = False
         for o, item in enumerate(output):
             if not isinstance(item, dict):

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.dialects.base import JsonObject
+from proxy.dialects._strays import Fields, check_strays
+from proxy.dialects.base import JsonObject, TextFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,23 @@ BY_DELTA = {k.delta: k for k in KINDS}
 BY_DONE = {k.done: k for k in KINDS}
 _PART_KINDS = {"message": (OUTPUT_TEXT, REFUSAL), "reasoning": (SUMMARY, REASONING)}
 _ITEM_KINDS = {"function_call": ARGUMENTS, "custom_tool_call": CUSTOM_INPUT}
+
+
+# Output items of the types the rewriters guard; of any other type (a code interpreter or MCP
+# call, a search, an image), every string but these ids and names is checked as a stray.
+GUARDED_ITEMS = frozenset(("message", "reasoning", "function_call", "custom_tool_call"))
+_ITEM_META: Fields = dict.fromkeys(
+    ("type", "id", "status", "call_id", "name", "server_label", "container_id",
+     "approval_request_id", "encrypted_content", "result"),
+    None,
+)  # fmt: skip
+
+
+def check_other_items(items: dict[int, Any], guard: TextFilter) -> None:
+    """Check the strings of output items (by output index) no rewriter guards."""
+    for o, item in items.items():
+        if isinstance(item, dict) and item.get("type") not in GUARDED_ITEMS:
+            check_strays(item, _ITEM_META, guard, f"output/{o}")
 
 
 def item_texts(item: JsonObject) -> Iterator[tuple[Kind, int, JsonObject]]:

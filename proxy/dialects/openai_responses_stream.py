@@ -23,6 +23,7 @@ from proxy.dialects.openai_responses_items import (
     OUTPUT_TEXT,
     SUMMARY,
     Kind,
+    check_other_items,
     item_texts,
     output_text,
 )
@@ -150,6 +151,12 @@ class ResponsesStreamRewriter:
         if not isinstance(etype, str):
             raise DialectError("a Responses event without a string 'type'")
         check_strays(obj, _OWN if etype in _KNOWN else _META, self._guard)
+        if isinstance(item := obj.get("item"), dict):
+            check_other_items({_index(obj, "output_index"): item}, self._guard)
+        elif isinstance(response := obj.get("response"), dict) and isinstance(
+            output := response.get("output"), list
+        ):
+            check_other_items(dict(enumerate(output)), self._guard)
         if (kind := BY_DELTA.get(etype)) is not None:
             changed = self._delta(kind, obj, ev, out)
         elif (kind := BY_DONE.get(etype)) is not None:

@@ -228,3 +228,32 @@ async def test_protected_text_outside_a_whole_answer_is_withheld(
     assert status == 502
     assert_no_protected_run(body)
     assert b"withheld" in body
+
+
+def _code_item(stanza: str) -> dict[str, Any]:
+    return {"type": "code_interpreter_call", "id": "ci_1", "status": "completed", "code": stanza}
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_protected_text_in_an_unguarded_responses_item_is_withheld(
+    start_stack: StartStack, stream: bool
+) -> None:
+    """An output item of a type no rewriter guards (code being run) is checked all the same."""
+    route = next(r for r in ROUTES if r.name == "openai-responses")
+    demo = await start_stack()
+    status, _, direct = await post(demo.upstream + route.path, route.request("hi", stream))
+    assert status == 200
+    if stream:
+        events = split_events(direct, False)
+        done = {"type": "response.output_item.done", "sequence_number": 0, "output_index": 1}
+        extra = b"data: " + orjson.dumps(done | {"item": _code_item(STANZA.decode())}) + b"\n\n"
+        chunks, ctype = [*events[:-1], extra, events[-1]], "text/event-stream"
+    else:
+        obj = orjson.loads(direct)
+        obj["output"].append(_code_item(STANZA.decode()))
+        chunks, ctype = [orjson.dumps(obj)], "application/json"
+    stack = await start_stack(replay=Replay(chunks, content_type=ctype))
+    status, _, body = await post(stack.proxy + route.path, route.request("hi", stream))
+    assert_no_protected_run(body)
+    assert b"withheld" in body
+    assert ends_with_error(body) if stream else status == 502
