@@ -233,7 +233,7 @@ def withholds_unread(guard: ResponseGuard, body: bytes) -> bool:
     """
     try:
         texts = list(_strings(orjson.loads(body)))
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, RecursionError):  # not JSON, or nested past recursion
         texts = [body.decode("utf-8", "replace")]
     for n, text in enumerate(texts):
         guard.push(f"unread/{n}", text)

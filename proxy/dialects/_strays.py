@@ -18,7 +18,7 @@ from __future__ import annotations
 from types import EllipsisType
 from typing import Any
 
-from proxy.dialects.base import StrayText, TextFilter
+from proxy.dialects.base import DialectError, StrayText, TextFilter
 
 Fields = dict[str, "Fields | EllipsisType | None"]
 _NONE: Fields = {}  # below an unknown key: every string is a stray
@@ -30,7 +30,10 @@ def check_strays(value: Any, fields: Fields, guard: TextFilter, at: str = "") ->
     Raises ``StrayText`` on a hit.
     """
     found: list[tuple[str, str]] = []
-    _walk(value, fields, [at] if at else [], found)
+    try:
+        _walk(value, fields, [at] if at else [], found)
+    except RecursionError:  # orjson parses 1024 levels, deeper than Python recurses
+        raise DialectError("upstream JSON nested too deeply to be read") from None
     for path, text in found:
         if guard.stray(path, text):
             raise StrayText(f"protected text in {path}, a field copyguard does not hold back")

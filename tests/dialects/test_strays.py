@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 
 from proxy.demo.answers import load_works, named_answer
-from proxy.dialects._strays import Fields, strays
+from proxy.dialects._strays import Fields, check_strays, strays
+from proxy.dialects.base import DialectError
 from proxy.guard import ResponseGuard
 from proxy.scan import scan_text
 from tests.conftest import SAMPLE_RULES
+from tests.fakes import ScriptedFilter
 from tests.proxy.harness import index_for
 
 FIELDS: Fields = {
@@ -73,3 +75,12 @@ def test_paths_and_clean_text_do_not_add_up() -> None:
     assert not any(guard.stray(f"/p{n % 2}", w + " ") for n, w in enumerate(words[:16]))
     assert not guard.stray("/note", "The weather today is mild, with a light breeze from the west.")
     assert not guard.any_blocked
+
+
+def test_json_nested_deeper_than_python_recurses_is_malformed() -> None:
+    """orjson reads 1024 levels; the check ends such an event as malformed, not as a crash."""
+    deep: Any = "text"
+    for _ in range(1020):
+        deep = {"a": deep}
+    with pytest.raises(DialectError, match="nested too deeply"):
+        check_strays(deep, {}, ScriptedFilter())
