@@ -17,11 +17,8 @@ import orjson
 
 from proxy.matching.catalogue import Action
 from proxy.matching.index import MatchIndex
+from proxy.matching.normalize import MAX_WORD_CHARS, words
 from proxy.matching.session import Finding, MatchSession
-
-# Characters of a stray field's past text kept to check what follows with it: a protected
-# run split over many events is still found while it fits (hundreds of words).
-STRAY_MEMORY = 4096
 
 
 class GuardObserver(Protocol):
@@ -105,7 +102,7 @@ class ResponseGuard:
         # the last word counts as finished: nothing of a stray field is held back to wait
         session = MatchSession(self._index)
         found = [f for f in session.feed(joined) + session.flush() if f.end > len(before)]
-        self._strays[path] = joined[-STRAY_MEMORY:]
+        self._strays[path] = self._stray_tail(joined)
         hit = False
         for finding in found:
             key = f"stray{path}"
@@ -115,6 +112,23 @@ class ResponseGuard:
             hit = hit or finding.action in (Action.BLOCK, Action.REDACT)
         self._stray_hit = self._stray_hit or hit
         return hit
+
+    def _stray_tail(self, text: str) -> str:
+        """What of a stray field's text the next piece must be checked with.
+
+        A run that ends in the next piece has at most ``max_min_words - 1`` words before it,
+        so only those are kept: each check stays as short as the run it looks for.  A word
+        longer than any protected word breaks every run, so nothing before it matters and
+        enough of it is kept to stay too long.
+        """
+        keep = self._index.max_min_words - 1
+        spans = words(text)[-keep:] if keep > 0 else []
+        start = spans[0][1] if spans else len(text)
+        for _, a, b in reversed(spans):
+            if b - a > MAX_WORD_CHARS:
+                start = max(start, b - MAX_WORD_CHARS - 1)
+                break
+        return text[start:]
 
     def report(self) -> dict[str, Any] | None:
         if not self.findings:  # asked for on every streamed event

@@ -72,6 +72,8 @@ class MatchIndex:
         self.work_by_id = {w.id: w for w in works}
         # With only annotate/log actions nothing is ever withheld, so nothing need be held.
         self.withholds = any(w.rule.action in (Action.BLOCK, Action.REDACT) for w in works)
+        # The longest run any rule asks for before it counts (collections may ask for more).
+        self.max_min_words = max((w.rule.min_words for w in works), default=window + stride - 1)
         self.automaton = automaton
         self.multi = multi
         self.window = window

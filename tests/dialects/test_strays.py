@@ -84,3 +84,16 @@ def test_json_nested_deeper_than_python_recurses_is_malformed() -> None:
         deep = {"a": deep}
     with pytest.raises(DialectError, match="nested too deeply"):
         check_strays(deep, {}, ScriptedFilter())
+
+
+def test_what_a_stray_field_remembers_is_bounded_and_enough() -> None:
+    """Only the last min_words - 1 words are kept per path, and that still catches a run."""
+    index = index_for(SAMPLE_RULES)
+    guard = ResponseGuard(index)
+    for _ in range(500):
+        assert not guard.stray("/provider", "the same few words again ")
+        assert not guard.stray("/id", "x" * 50)  # one word growing past any protected word
+    kept = guard._strays  # noqa: SLF001 - the bound is the point of this test
+    assert len(kept["/provider"].split()) < index.max_min_words
+    assert len(kept["/id"]) <= 65
+    assert any(guard.stray("/provider", word + " ") for word in STANZA.split())
