@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
+from proxy.dialects._strays import strays
+from proxy.dialects.base import DialectError
 from proxy.matching.catalogue import Action
 from proxy.matching.index import MatchIndex
 from proxy.matching.normalize import MAX_WORD_CHARS, words
@@ -242,26 +244,14 @@ def finding_json(key: str, f: Finding) -> dict[str, Any]:
 def withholds_unread(guard: ResponseGuard, body: bytes) -> bool:
     """Whether a body no dialect reads (an upstream error) quotes a work that blocks or redacts.
 
-    Each JSON string (escapes undone, keys too) is a text of its own; a body that is not JSON
-    is one text.  The findings are recorded on ``guard`` like any other.
+    Each JSON string (escapes undone) is a text of its own; a body that is not JSON is one
+    text.  The findings are recorded on ``guard`` like any other.
     """
     try:
-        texts = list(_strings(orjson.loads(body)))
-    except (orjson.JSONDecodeError, RecursionError):  # not JSON, or nested past recursion
-        texts = [body.decode("utf-8", "replace")]
-    for n, text in enumerate(texts):
-        guard.push(f"unread/{n}", text)
-        guard.close(f"unread/{n}")
+        texts = strays(orjson.loads(body), {})
+    except (orjson.JSONDecodeError, DialectError):  # not JSON, or nested past recursion
+        texts = [("", body.decode("utf-8", "replace"))]
+    for path, text in texts:
+        guard.push(f"unread{path}", text)
+        guard.close(f"unread{path}")
     return guard.any_blocked or any(f.action is Action.REDACT for _, f in guard.findings)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield k
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)

@@ -215,19 +215,14 @@ async def _relay(
     whose text holds a run of a work that blocks or redacts is replaced by the format's
     error, with the upstream's status.
     """
-    limit = state.settings.max_body_bytes
     try:
-        async with asyncio.timeout(state.settings.read_timeout):
-            body = await upstream.content.read(limit + 1)
+        body = await _read_whole(upstream, state.settings)
     except TimeoutError:
         info["status"] = 504
         return _error(dialect, 504, "the model server stopped answering", rid)
-    except aiohttp.ClientError as e:
-        info["status"], info["upstream_error"] = 502, type(e).__name__
-        return _error(dialect, 502, "the model server's answer broke off", rid)
-    if len(body) > limit:
-        info["status"] = 502
-        return _error(dialect, 502, f"the model server's answer is over {limit} bytes", rid)
+    except (DialectError, aiohttp.ClientError) as e:
+        info["status"], info["upstream_error"] = 502, str(e)[:200]
+        return _error(dialect, 502, "the model server's answer broke off or is too large", rid)
     info["status"], info["bytes_out"] = upstream.status, len(body)
     if withholds_unread(guard, body):
         message = "the model server's error quoted protected text; copyguard withheld it"
@@ -235,6 +230,15 @@ async def _relay(
     headers = response_headers(upstream.headers, rewritten=True)
     headers["X-Request-Id"] = rid
     return web.Response(status=upstream.status, reason=upstream.reason, body=body, headers=headers)
+
+
+async def _read_whole(upstream: aiohttp.ClientResponse, settings: Settings) -> bytes:
+    """The upstream body, within ``read_timeout``; ``DialectError`` if over ``max_body_bytes``."""
+    async with asyncio.timeout(settings.read_timeout):
+        body = await upstream.content.read(settings.max_body_bytes + 1)
+    if len(body) > settings.max_body_bytes:
+        raise DialectError(f"upstream body over {settings.max_body_bytes} bytes")
+    return body
 
 
 async def _whole(
@@ -247,10 +251,7 @@ async def _whole(
 ) -> web.Response:
     settings = state.settings
     try:
-        async with asyncio.timeout(settings.read_timeout):
-            body = await upstream.content.read(settings.max_body_bytes + 1)
-        if len(body) > settings.max_body_bytes:
-            raise DialectError(f"upstream body over {settings.max_body_bytes} bytes")
+        body = await _read_whole(upstream, settings)
         try:
             out = dialect.rewrite_body(body, guard)
         except DialectError:

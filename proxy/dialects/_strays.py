@@ -29,20 +29,18 @@ def check_strays(value: Any, fields: Fields, guard: TextFilter, at: str = "") ->
 
     Raises ``StrayText`` on a hit.
     """
+    for path, text in strays(value, fields, at):
+        if guard.stray(path, text):
+            raise StrayText(f"protected text in {path}, a field copyguard does not hold back")
+
+
+def strays(value: Any, fields: Fields, at: str = "") -> list[tuple[str, str]]:
+    """``(path, text)`` for every non-empty string of ``value`` outside ``fields``."""
     found: list[tuple[str, str]] = []
     try:
         _walk(value, fields, [at] if at else [], found)
     except RecursionError:  # orjson parses 1024 levels, deeper than Python recurses
         raise DialectError("upstream JSON nested too deeply to be read") from None
-    for path, text in found:
-        if guard.stray(path, text):
-            raise StrayText(f"protected text in {path}, a field copyguard does not hold back")
-
-
-def strays(value: Any, fields: Fields) -> list[tuple[str, str]]:
-    """``(path, text)`` for every non-empty string of ``value`` outside ``fields``."""
-    found: list[tuple[str, str]] = []
-    _walk(value, fields, [], found)
     return found
 
 
