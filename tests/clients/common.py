@@ -20,7 +20,7 @@ from proxy.demo.answers import load_works
 from proxy.matching.normalize import words
 from proxy.scan import scan_text
 from tests.conftest import SAMPLE_RULES
-from tests.proxy.harness import StartStack, index_for
+from tests.proxy.harness import StartStack, index_for, string_lists_by_path
 
 
 class Outcome(Enum):
@@ -134,22 +134,10 @@ async def run(
 
 def strings_of(objects: Iterable[Any]) -> dict[str, list[str]]:
     """Every string field of the SDK's objects, in order, per JSON path."""
-    paths: dict[str, list[str]] = {}
-
-    def walk(node: Any, path: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{path}.{key}")
-        elif isinstance(node, list):
-            for i, value in enumerate(node):
-                walk(value, f"{path}[{i}]")
-        elif isinstance(node, str):
-            paths.setdefault(path, []).append(node)
-
-    for obj in objects:
-        dumped = obj.model_dump(mode="json", warnings=False) if hasattr(obj, "model_dump") else obj
-        walk(dumped, dumped.get("type", "") if isinstance(dumped, dict) else "")
-    return paths
+    return string_lists_by_path(
+        obj.model_dump(mode="json", warnings=False) if hasattr(obj, "model_dump") else obj
+        for obj in objects
+    )
 
 
 def assert_no_protected_run(got: Got) -> None:

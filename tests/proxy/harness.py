@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import cache
@@ -114,6 +114,12 @@ def events(body: bytes) -> list[dict[str, Any]]:
 
 def strings_by_path(objects: Sequence[Any]) -> dict[str, str]:
     """Every string value, concatenated per JSON path across all objects (rebuilds streams)."""
+    return {p: "".join(v) for p, v in string_lists_by_path(objects).items()}
+
+
+def string_lists_by_path(objects: Iterable[Any]) -> dict[str, list[str]]:
+    """Every string value per JSON path, in order across all objects (a path starts with
+    the object's ``type`` when it has one)."""
     paths: dict[str, list[str]] = {}
 
     def walk(node: Any, path: str) -> None:
@@ -128,4 +134,4 @@ def strings_by_path(objects: Sequence[Any]) -> dict[str, str]:
 
     for obj in objects:
         walk(obj, obj.get("type", "") if isinstance(obj, dict) else "")
-    return {p: "".join(v) for p, v in paths.items()}
+    return paths
