@@ -1,16 +1,19 @@
-"""The ``copyguard`` command."""
+"""copyguard: a streaming reverse proxy that keeps LLM answers from reproducing protected text."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
 from proxy.demo.__main__ import add_arguments as add_demo_arguments
-from proxy.index_cache import default_cache_dir, load_or_build
+from proxy.index_cache import default_cache_dir
 from proxy.rules import RulesError, load_rules
+from proxy.settings_cli import add_settings_options, config_file, given_settings
+
+EPILOG = "Start with 'copyguard serve --help'; the README has a quick start."
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,43 +23,137 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def package_version() -> str:
+    try:
+        return version("copyguard")
+    except PackageNotFoundError:  # pragma: no cover - run from a checkout never installed
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="copyguard", description=__doc__)
+    parser = _Parser(prog="copyguard", description=__doc__, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"copyguard {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    scan = sub.add_parser("scan", help="find protected text in finished outputs")
-    scan.add_argument("--rules", type=Path, required=True, help="rules folder")
-    scan.add_argument("--min-words", type=int, help="override min_words for every work")
-    scan.add_argument("--jsonl", action="store_true", help='inputs are {"id","text"} lines')
-    scan.add_argument("--cache-dir", type=Path, default=default_cache_dir())
-    scan.add_argument("--no-cache", action="store_true", help="always compile the rules")
-    scan.add_argument("files", nargs="*", metavar="FILE", help="files to scan ('-': stdin)")
-
-    serve = sub.add_parser("serve", help="run the proxy (settings also from COPYGUARD_* env)")
-    serve.add_argument("--upstream", help="model server base URL (COPYGUARD_UPSTREAM)")
-    serve.add_argument("--rules", type=Path, help="rules folder (COPYGUARD_RULES)")
-    serve.add_argument("--listen", help="HOST:PORT for clients (COPYGUARD_LISTEN)")
-    serve.add_argument("--admin-listen", help="HOST:PORT for /metrics (COPYGUARD_ADMIN_LISTEN)")
-    serve.add_argument(
-        "--workers", type=int, help="worker processes on one port (COPYGUARD_WORKERS; 1: none)"
+    serve = sub.add_parser(
+        "serve",
+        help="run the proxy",
+        description="Run the proxy in front of a model server.",
+        epilog="",
     )
-    serve.add_argument("--config", type=Path, help="TOML settings file (COPYGUARD_CONFIG)")
+    serve.add_argument(
+        "--config", type=Path, help="TOML settings file (COPYGUARD_CONFIG; default: none)"
+    )
+    serve.add_argument(
+        "--print-settings",
+        action="store_true",
+        help="print the settings in force and where each came from, then exit",
+    )
+    add_settings_options(serve)
 
-    demo = sub.add_parser("demo-upstream", help="run the simulated model server")
+    scan = sub.add_parser(
+        "scan",
+        help="find protected text in finished outputs",
+        description="Find protected text in finished outputs (files, or stdin with '-').",
+    )
+    scan.add_argument("--rules", type=Path, required=True, help="rules folder (required)")
+    scan.add_argument(
+        "--min-words", type=int, help="override min_words for every work (default: the policy's)"
+    )
+    scan.add_argument(
+        "--jsonl", action="store_true", help='inputs are {"id", "text"} lines (default: off)'
+    )
+    scan.add_argument(
+        "--format",
+        choices=("json", "text"),
+        help="json: one JSON line per input; text: findings with excerpts and a summary "
+        "(default: text on a terminal, json otherwise)",
+    )
+    scan.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="progress bar on stderr (default: on a terminal, for inputs over 1 MiB)",
+    )
+    _cache_options(scan)
+    scan.add_argument("files", nargs="*", metavar="FILE", help="files to scan ('-' or none: stdin)")
+
+    check = sub.add_parser(
+        "check-rules",
+        help="validate a rules folder without serving (exit 1 on errors)",
+        description="Validate a rules folder: works, words, collections and the policy in "
+        "force, or the first error with file:line (exit 1).",
+    )
+    check.add_argument("dir", type=Path, metavar="DIR", help="rules folder")
+
+    cache = sub.add_parser("cache", help="the compiled-rules cache")
+    cache_sub = cache.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
+    prune = cache_sub.add_parser(
+        "prune",
+        help="remove old compiled-rules entries",
+        description="Remove compiled-rules entries, least recently used first, beyond the limits.",
+    )
+    _cache_options(prune, no_cache=False)
+    _limit_options(prune)
+
+    demo = sub.add_parser(
+        "demo-upstream",
+        help="run the simulated model server",
+        description="Run the simulated model server that tests, benchmarks and 'make run' use.",
+    )
     add_demo_arguments(demo)
     return parser
+
+
+def _cache_options(parser: argparse.ArgumentParser, no_cache: bool = True) -> None:
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        help="compiled-rules cache (COPYGUARD_CACHE_DIR for serve; default: %(default)s)",
+    )
+    if no_cache:
+        parser.add_argument(
+            "--no-cache", action="store_true", help="always compile the rules (default: off)"
+        )
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    from proxy.cache_prune import KEEP_BYTES, KEEP_ENTRIES
+
+    parser.add_argument(
+        "--keep",
+        type=int,
+        default=KEEP_ENTRIES,
+        metavar="N",
+        help="entries to keep, newest first (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=KEEP_BYTES,
+        metavar="M",
+        help="bytes the kept entries may use (default: %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse already printed a one-line reason
+    except SystemExit as e:  # argparse printed the reason, or help / --version
         return int(e.code or 0) and 2
     if args.command == "scan":
         return _scan(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "check-rules":
+        from proxy.check_rules import check_rules
+
+        return check_rules(args.dir, sys.stdout)
+    if args.command == "cache":
+        from proxy.cache_prune import prune_command
+
+        return prune_command(args.cache_dir, args.keep, args.max_bytes, sys.stdout)
     if args.command == "demo-upstream":
         from proxy.demo.__main__ import run_from_args
 
@@ -68,21 +165,16 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from proxy.serve import run
     from proxy.settings import load_settings
+    from proxy.settings_cli import render_settings, sources
 
-    config = args.config or (
-        Path(os.environ["COPYGUARD_CONFIG"]) if "COPYGUARD_CONFIG" in os.environ else None
-    )
+    config = config_file(args)
+    given = given_settings(args)
     try:
-        settings = load_settings(
-            config,
-            upstream=args.upstream,
-            rules=args.rules,
-            listen=args.listen,
-            admin_listen=args.admin_listen,
-            workers=args.workers,
-        )
+        settings = load_settings(config, **given)
+        if args.print_settings:
+            sys.stdout.write(render_settings(settings, sources(given, config)))
+            return 0
         load_rules(settings.rules)  # fail fast, with file and line, before binding ports
     except ValidationError as e:
         print(f"copyguard serve: bad settings: {_first_error(e)}", file=sys.stderr)
@@ -90,6 +182,8 @@ def _serve(args: argparse.Namespace) -> int:
     except (RulesError, OSError) as e:
         print(f"copyguard serve: {e}", file=sys.stderr)
         return 2
+    from proxy.serve import run
+
     return run(settings)
 
 
@@ -99,7 +193,8 @@ def _first_error(e: Any) -> str:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from proxy.scan import run_scan
+    from proxy.index_cache import load_or_build
+    from proxy.scan import ScanOptions, run_scan
 
     if args.min_words is not None and not 1 <= args.min_words <= 1000:
         print("copyguard scan: --min-words must be from 1 to 1000", file=sys.stderr)
@@ -117,7 +212,12 @@ def _scan(args: argparse.Namespace) -> int:
             print(f"copyguard scan: {name}: no such file", file=sys.stderr)
             return 2
     index, _ = load_or_build(catalogue, None if args.no_cache else args.cache_dir)
-    return run_scan(index, args.files, args.jsonl, sys.stdout.buffer)
+    options = ScanOptions(
+        jsonl=args.jsonl,
+        text=args.format == "text" if args.format else sys.stdout.isatty(),
+        progress=args.progress,
+    )
+    return run_scan(index, args.files, options, sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover

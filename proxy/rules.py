@@ -116,7 +116,10 @@ def _read_jsonl(path: Path, rel: str, data: bytes) -> list[tuple[int, Work]]:
         wid, text = obj.get("id"), obj.get("text")
         if not isinstance(wid, str) or not wid:
             raise RulesError(f"{path}:{lineno}: 'id' must be a non-empty string")
-        if not isinstance(text, str) or WORD_RE.search(text) is None:
+        if not isinstance(text, str):
+            what = "no 'text' key" if "text" not in obj else "'text' is not a string"
+            raise RulesError(f"{path}:{lineno}: work {wid!r}: {what} (the work's text, a string)")
+        if WORD_RE.search(text) is None:
             raise RulesError(f"{path}:{lineno}: empty work {wid!r} ('text' has no words)")
         meta = {k: obj[k] for k in _META_KEYS if isinstance(obj.get(k), str)}
         out.append((lineno, Work(id=wid, text=text, collection=collection, **meta)))

@@ -19,7 +19,8 @@ from pydantic_settings import (
 
 from proxy.index_cache import default_cache_dir
 
-DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+# The sample rules, shipped inside the package (in a checkout, a link to rules/).
+DEFAULT_RULES = (Path(__file__).parent / "sample_rules").resolve()
 
 
 class Settings(BaseSettings):

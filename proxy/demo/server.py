@@ -45,8 +45,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def default_rules_dir() -> Path:
-    """The repository's ``rules/`` folder."""
-    return Path(proxy.__file__).resolve().parent.parent / "rules"
+    """The sample rules shipped in the package (in a checkout: the repository's ``rules/``)."""
+    return (Path(proxy.__file__).parent / "sample_rules").resolve()
 
 
 @dataclass(frozen=True)

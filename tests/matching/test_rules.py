@@ -73,6 +73,8 @@ def test_policy_sets_defaults_collections_and_allow_list(tmp_path: Path) -> None
         ({"w.jsonl": '{"id": "a", "text": "x"}\n{oops\n'}, "w.jsonl:2: bad JSON"),
         ({"w.jsonl": '{"id": "a", "text": "  ...  "}\n'}, "w.jsonl:1: empty work"),
         ({"w.jsonl": '{"text": "words here"}\n'}, "w.jsonl:1: 'id' must be"),
+        ({"w.jsonl": '{"id": "a", "txt": "words"}\n'}, "w.jsonl:1: work 'a': no 'text' key"),
+        ({"w.jsonl": '{"id": "a", "text": 7}\n'}, "w.jsonl:1: work 'a': 'text' is not a string"),
         ({"empty.txt": "  \n -- \n"}, "empty.txt:1: empty work"),
         (
             {"a.txt": POEM, "policy.toml": "min_words = 8\nacton = 'block'\n"},
