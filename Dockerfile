@@ -9,8 +9,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/copyguard
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# proxy/sample_rules links to rules/: the samples are installed inside the package.
+COPY rules ./rules
 COPY proxy ./proxy
-# The README's install step: pip install .
+# The README's install step for use outside a checkout: pip install .
 RUN /opt/copyguard/bin/pip install --no-cache-dir .
 
 # ---- runtime: the venv, the rules, a non-root user; no compiler, no pip cache -----------

@@ -1,54 +1,113 @@
-"""``make run``: the demo upstream and the proxy with the sample rules, side by side."""
+"""``make run``: the demo upstream and the proxy side by side, and what to try against them.
+
+The commands it prints run as printed from any shell: the Python snippet names this
+environment's interpreter (which has the ``openai`` SDK), and the protected prompt is
+one that the rules in force (``COPYGUARD_RULES``, default the samples) actually protect.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import json
+import sys
 
-from proxy.demo import DemoSettings, default_rules_dir
+from proxy.demo import DemoSettings
+from proxy.demo.answers import load_works
 from proxy.demo.server import serve_demo
 from proxy.logs import configure_logging
+from proxy.matching.catalogue import Action, Catalogue
+from proxy.rules import load_rules
 from proxy.serve import serve
-from proxy.settings import load_settings
+from proxy.settings import DEFAULT_RULES, Settings, load_settings
 
 DEMO_PORT = 9100
+SAMPLE_PROMPT = "Recite the lighthouse poem"
+SAMPLE_WORK = "poems/lighthouse-keeper"
 
-HELP = """
-copyguard is running on http://localhost:8080 (demo model server on :{demo}, sample rules).
+CURL = """  curl -N {base}/v1/chat/completions -H 'Content-Type: application/json' \\
+    -d '{{"model": "demo", "stream": true, "messages": [{{"role": "user", "content": "Say something nice"}}]}}'"""
 
-A clean answer streams through:
-
-  curl -N http://localhost:8080/v1/chat/completions -H 'Content-Type: application/json' \\
-    -d '{{"model": "demo", "stream": true, "messages": [{{"role": "user", "content": "Say something nice"}}]}}'
-
-An answer that reproduces a protected poem is cut (finish_reason "content_filter"):
-
-  python - <<'PY'
+SNIPPET = """  {python} - <<'PY'
 from openai import OpenAI
-client = OpenAI(base_url="http://localhost:8080/v1", api_key="unused")
+client = OpenAI(base_url="{base}/v1", api_key="unused")
 stream = client.chat.completions.create(model="demo", stream=True,
-    messages=[{{"role": "user", "content": "Recite the lighthouse poem"}}])
+    messages=[{{"role": "user", "content": {prompt}}}])
 for chunk in stream:
     for choice in chunk.choices:
         print(choice.delta.content or "", end="", flush=True)
         if choice.finish_reason:
             print("\\n[finish_reason: %s]" % choice.finish_reason)
-PY
+PY"""
 
-Metrics: http://localhost:8080/metrics   Stop: Ctrl-C
-"""
+_OUTCOME = {
+    Action.BLOCK: 'is cut (finish_reason "content_filter")',
+    Action.REDACT: "has the protected run replaced ({replacement!r})",
+    Action.ANNOTATE: "streams unchanged, with the finding attached (annotate)",
+    Action.LOG: "streams unchanged; the finding is only in the log (log)",
+}
 
 
-async def main() -> None:
-    demo = DemoSettings(rules_dir=default_rules_dir(), delay_ms=20)
-    settings = load_settings(upstream=f"http://127.0.0.1:{DEMO_PORT}", listen="127.0.0.1:8080")
+def protected_prompt(settings: Settings, catalogue: Catalogue) -> tuple[str, str, str]:
+    """(what the rules are, a prompt the demo answers with a protected work, what happens)."""
+    policy = catalogue.policy
+    if settings.rules == DEFAULT_RULES:
+        what, prompt, work_id = "sample rules", SAMPLE_PROMPT, SAMPLE_WORK
+    else:
+        # The demo recites a .txt work named in the prompt; other works it can only echo.
+        txt = load_works(settings.rules)
+        ranked = sorted(catalogue.works, key=lambda w: policy.rule(w.collection).action != "block")
+        work = next((w for w in ranked if w.id in txt), ranked[0])
+        words = work.text.split()[: policy.rule(work.collection).min_words + 8]
+        prompt = f"Recite {work.id}" if work.id in txt else "echo: " + " ".join(words)
+        what, work_id = f"rules from {settings.rules}", work.id
+    rule = policy.rule(next(w.collection for w in catalogue.works if w.id == work_id))
+    outcome = _OUTCOME[rule.action].format(replacement=rule.replacement)
+    return what, prompt, f"({work_id}) {outcome}"
+
+
+def help_text(settings: Settings, catalogue: Catalogue, demo_port: int, python: str) -> str:
+    """What ``make run`` prints once both servers listen."""
+    base = f"http://{settings.listen}"
+    what, prompt, outcome = protected_prompt(settings, catalogue)
+    return "\n".join(
+        [
+            "",
+            f"copyguard is running on {base} (demo model server on :{demo_port}, {what}).",
+            "",
+            "A clean answer streams through:",
+            "",
+            CURL.format(base=base),
+            "",
+            f"An answer that reproduces a protected work {outcome}:",
+            "",
+            SNIPPET.format(python=python, base=base, prompt=json.dumps(prompt)),
+            "",
+            f"Metrics: {base}/metrics   Stop: Ctrl-C",
+            "",
+        ]
+    )
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m proxy.run_demo", description=__doc__)
+    parser.add_argument("--demo-port", type=int, default=DEMO_PORT, help="(default: %(default)s)")
+    parser.add_argument(
+        "--listen", help="the proxy's address (default: COPYGUARD_LISTEN, else 127.0.0.1:8080)"
+    )
+    args = parser.parse_args(argv)
+    settings = load_settings(upstream=f"http://127.0.0.1:{args.demo_port}", listen=args.listen)
+    configure_logging(settings.log_level)
+    catalogue = load_rules(settings.rules)
+    demo = DemoSettings(rules_dir=settings.rules, delay_ms=20)
     ready = asyncio.Event()
     tasks = {
-        asyncio.create_task(serve_demo(demo, "127.0.0.1", DEMO_PORT)),
+        asyncio.create_task(serve_demo(demo, "127.0.0.1", args.demo_port)),
         asyncio.create_task(serve(settings, ready)),
     }
     await ready.wait()
-    print(HELP.format(demo=DEMO_PORT), flush=True)
+    print(help_text(settings, catalogue, args.demo_port, sys.executable), flush=True)
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in tasks:
         task.cancel()
@@ -57,6 +116,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    configure_logging("info")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
