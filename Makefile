@@ -4,13 +4,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench clean e2e
+.PHONY: install run test lint typecheck unit bench clean e2e
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# .venv with copyguard (editable) and the test tools; `source .venv/bin/activate` after.
+install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m proxy.run_demo
