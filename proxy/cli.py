@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from proxy.demo.__main__ import add_arguments as add_demo_arguments
-from proxy.index_cache import default_cache_dir
+from proxy.matching.engines import load_matcher
 from proxy.rules import RulesError, load_rules
+from proxy.settings import default_cache_dir
 from proxy.settings_cli import add_settings_options, config_file, given_settings
 
 EPILOG = "Start with 'copyguard serve --help'; the README has a quick start."
@@ -182,7 +183,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (RulesError, OSError) as e:
         print(f"copyguard serve: {e}", file=sys.stderr)
         return 2
-    from proxy.serve import run
+    from proxy.launch import run
 
     return run(settings)
 
@@ -193,7 +194,6 @@ def _first_error(e: Any) -> str:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from proxy.index_cache import load_or_build
     from proxy.scan import ScanOptions, run_scan
 
     if args.min_words is not None and not 1 <= args.min_words <= 1000:
@@ -211,7 +211,7 @@ def _scan(args: argparse.Namespace) -> int:
         if name != "-" and not Path(name).is_file():
             print(f"copyguard scan: {name}: no such file", file=sys.stderr)
             return 2
-    index, _ = load_or_build(catalogue, None if args.no_cache else args.cache_dir)
+    index, _ = load_matcher(catalogue, None if args.no_cache else args.cache_dir)
     options = ScanOptions(
         jsonl=args.jsonl,
         text=args.format == "text" if args.format else sys.stdout.isatty(),

@@ -11,16 +11,14 @@ from typing import IO, Any
 
 import orjson
 
-from proxy.matching.index import MatchIndex
-from proxy.matching.session import Finding, MatchSession
+from proxy.matching.seam import Finding, Matcher, scan_once
 from proxy.scan_report import Progress, TextReport
 
 JSONL_SHAPE = '{"id": ..., "text": "..."}'
 
 
-def scan_text(index: MatchIndex, text: str) -> list[Finding]:
-    session = MatchSession(index)
-    return session.feed(text) + session.flush()
+def scan_text(index: Matcher, text: str) -> list[Finding]:
+    return scan_once(index, text)
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ def _as_dict(finding: Finding) -> dict[str, Any]:
     return out
 
 
-def run_scan(index: MatchIndex, names: list[str], options: ScanOptions, out: IO[str]) -> int:
+def run_scan(index: Matcher, names: list[str], options: ScanOptions, out: IO[str]) -> int:
     """Print the findings per input; 0 when every input was read, 1 if some were not."""
     status = 0
     report = TextReport(out) if options.text else None

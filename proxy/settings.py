@@ -17,10 +17,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from proxy.index_cache import default_cache_dir
-
 # The sample rules, shipped inside the package (in a checkout, a link to rules/).
 DEFAULT_RULES = (Path(__file__).parent / "sample_rules").resolve()
+
+
+def default_cache_dir() -> Path:
+    """Where compiled matchers are kept: ``$XDG_CACHE_HOME/copyguard`` (``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "copyguard"
 
 
 class Settings(BaseSettings):
