@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from proxy.dialects._strays import strays
-from proxy.dialects.base import DialectError
+from proxy.dialects.base import DialectError, Sent
 from proxy.matching.catalogue import Action
 from proxy.matching.normalize import MAX_WORD_CHARS, words
 from proxy.matching.seam import Finding, Matcher, Session, scan_once
@@ -69,21 +69,22 @@ class ResponseGuard:
 
     # -- TextFilter ------------------------------------------------------------------------
 
-    def push(self, key: str, text: str) -> str:
+    def push(self, key: str, text: str) -> Sent:
         stream = self._stream(key)
         if stream.blocked or stream.closed or not text:
-            return ""
+            return Sent("", stream.blocked)
         stream.held += text
         stream.arrivals.append((stream.session.fed + len(text), self._clock()))
-        return self._release(key, stream, stream.session.feed(text), final=False)
+        out = self._release(key, stream, stream.session.feed(text), final=False)
+        return Sent(out, stream.blocked)
 
-    def close(self, key: str) -> str:
+    def close(self, key: str) -> Sent:
         stream = self._stream(key)
         if stream.blocked or stream.closed:
-            return ""
+            return Sent("", stream.blocked)
         out = self._release(key, stream, stream.session.flush(), final=True)
         stream.closed = True
-        return out
+        return Sent(out, stream.blocked)
 
     def blocked(self, key: str) -> bool:
         stream = self._streams.get(key)

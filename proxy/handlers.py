@@ -122,7 +122,7 @@ async def _guarded(
     try:
         observer = MetricsObserver(metrics)
         guard = ResponseGuard(state.index, observer)
-        if stream and upstream.content_type == "application/json":
+        if stream and not dialect.answers_as_stream(upstream.content_type):
             stream = False  # a whole answer to a stream request: guarded as the whole it is
         try:
             resp: web.StreamResponse
