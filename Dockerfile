@@ -1,6 +1,8 @@
 # copyguard: the proxy, sample rules baked in at /rules, listening on 0.0.0.0:8080.
 # Configured like `copyguard serve` everywhere: COPYGUARD_<SETTING> environment variables
 # (README.md, "copyguard serve").  Build: docker build -t copyguard .
+# /metrics and /admin/reload are not served on 0.0.0.0:8080 (reachable from other machines):
+# set COPYGUARD_ADMIN_LISTEN (compose and deploy/k8s use 0.0.0.0:8081) or COPYGUARD_ADMIN_TOKEN.
 # Linted by hadolint and checkov in `make test`; no image build is tested there (no Docker).
 
 # ---- build: install the package (wheels only) into a venv -------------------------------

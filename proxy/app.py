@@ -13,7 +13,7 @@ from proxy.dialects import Dialect, default_dialects
 from proxy.handlers import guarded, passthrough
 from proxy.matching.seam import Matcher
 from proxy.metrics import Metrics
-from proxy.reload import RELOADER, RulesReloader, reload_handler
+from proxy.reload import RELOADER, RulesReloader, bearer_ok, reload_handler
 from proxy.settings import Settings
 from proxy.state import STATE, ProxyState
 
@@ -42,12 +42,14 @@ def make_app(state: ProxyState, reloader: RulesReloader | None = None) -> web.Ap
         if dialect.name in ("openai-chat", "openai-responses"):
             app.router.add_get(path + "/{id}", guarded)  # stored objects fetched back
     _add_health(app)
-    if state.settings.admin_listen is None:
+    exposure = state.settings.admin_on_listen
+    if exposure in ("open", "token"):
         app.router.add_get("/metrics", metrics_handler)
         app.router.add_post("/admin/reload", reload_handler)
     else:
-        app.router.add_get("/metrics", _not_here)
-        app.router.add_route("*", "/admin/reload", _not_here)
+        gone = _not_here if exposure == "separate" else _admin_refused
+        app.router.add_route("*", "/metrics", gone)
+        app.router.add_route("*", "/admin/reload", gone)
     app.router.add_route("*", "/{tail:.*}", passthrough)
     return app
 
@@ -108,9 +110,24 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = request.app[STATE].metrics.render()
+    state = request.app[STATE]
+    # On a listener the network reaches, metrics need the token too (on the admin app and
+    # on loopback the operator chose who can connect).
+    if state.settings.admin_on_listen == "token" and not bearer_ok(request):
+        raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"})
+    body = state.metrics.render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def _not_here(request: web.Request) -> web.Response:
     raise web.HTTPNotFound()
+
+
+ADMIN_REFUSED = (
+    "copyguard does not serve /metrics or /admin/reload on a listen address other machines "
+    "can reach unless admin_token is set; set admin_listen (e.g. 127.0.0.1:9091) or admin_token"
+)
+
+
+async def _admin_refused(request: web.Request) -> web.Response:
+    return web.json_response({"error": {"message": ADMIN_REFUSED, "type": "forbidden"}}, status=403)

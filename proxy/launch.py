@@ -12,6 +12,7 @@ from proxy.logs import configure_logging
 from proxy.reload import defer_sighup
 from proxy.serve import run_loop, serve
 from proxy.settings import Settings
+from proxy.startup import check_upstreams, log_in_force
 from proxy.workers import supervise
 
 
@@ -19,6 +20,8 @@ def run(settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the exit status."""
     configure_logging(settings.log_level)
     defer_sighup()
+    log_in_force(settings)
+    check_upstreams(settings)
     if settings.workers > 1:
         return asyncio.run(supervise(settings))
     run_loop(settings, serve(settings))

@@ -131,18 +131,24 @@ async def watch_folder(folder: Path, on_change: Callable[[], Awaitable[None]]) -
 RELOADER = web.AppKey("copyguard_reloader", RulesReloader)
 
 
+def bearer_ok(request: web.Request) -> bool:
+    """Whether the request carries ``admin_token`` as its bearer token (always, if unset)."""
+    token = request.app[STATE].settings.admin_token
+    if token is None:
+        return True
+    given = request.headers.get("Authorization", "")
+    expected = f"Bearer {token.get_secret_value()}"
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 async def reload_handler(request: web.Request) -> web.Response:
     """``POST /admin/reload``: 200 with the rules now in force, or 422 with the reason."""
-    token = request.app[STATE].settings.admin_token
-    if token is not None:
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {token.get_secret_value()}"
-        if not hmac.compare_digest(given.encode(), expected.encode()):
-            return web.json_response(
-                {"result": "error", "reason": "unauthorized"},
-                status=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    if not bearer_ok(request):
+        return web.json_response(
+            {"result": "error", "reason": "unauthorized"},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     try:
         result = await request.app[RELOADER].request()
     except TimeoutError:

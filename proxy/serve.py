@@ -76,7 +76,7 @@ async def serve(
     if parent_pid is not None:
         background.append(loop.create_task(_stop_if_orphaned(parent_pid, stop)))
     try:
-        for runner, listen in zip(runners, listens, strict=True):
+        for role, runner, listen in zip(("clients", "admin"), runners, listens, strict=False):
             await runner.setup()
             host, port = host_port(listen)
             site = web.TCPSite(
@@ -89,7 +89,14 @@ async def serve(
                 backlog=LISTEN_BACKLOG,
             )
             await site.start()
-            log.info("listening", address=f"http://{listen}")
+            # The address actually bound (a port of 0 is chosen by the kernel).
+            for bound in runner.addresses:
+                shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+                log.info(
+                    "listening",
+                    address=f"http://{shown}:{bound[1]}",
+                    serves=role,
+                )
         if ready is not None:
             ready.set()
         await stop.wait()

@@ -5,6 +5,7 @@ Built once in ``main`` and passed in; nothing reads the environment at import ti
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -37,20 +38,38 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='per-path upstreams, e.g. {"/v1/messages": "http://anthropic-compat:9000"}',
     )
-    rules: Path = Field(DEFAULT_RULES, description="rules folder")
-    listen: str = Field("127.0.0.1:8080", description="HOST:PORT for client traffic")
-    admin_listen: str | None = Field(
-        None, description="HOST:PORT for /metrics (default: served on the main listener)"
+    rules: Path = Field(DEFAULT_RULES, description="rules folder (default: the sample rules)")
+    listen: str = Field(
+        "127.0.0.1:8080",
+        description="HOST:PORT for client traffic; a bare PORT means 127.0.0.1:PORT "
+        "(0.0.0.0:PORT listens on every interface)",
     )
-    cache_dir: Path | None = Field(default_factory=default_cache_dir)
-    max_request_bytes: int = Field(16 << 20, ge=1024)
-    max_event_bytes: int = Field(1 << 20, ge=1024)
-    max_body_bytes: int = Field(64 << 20, ge=1024, description="non-streamed upstream bodies")
-    connect_timeout: float = Field(10.0, gt=0)
-    first_byte_timeout: float = Field(300.0, gt=0, description="until upstream headers")
-    read_timeout: float = Field(300.0, gt=0, description="between upstream chunks")
-    fail_mode: Literal["closed", "open"] = "closed"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    admin_listen: str | None = Field(
+        None,
+        description="HOST:PORT for /metrics and POST /admin/reload (unset: on listen if it is "
+        "loopback or admin_token is set, else not served)",
+    )
+    cache_dir: Path | None = Field(
+        default_factory=default_cache_dir, description="compiled-rules cache folder"
+    )
+    max_request_bytes: int = Field(
+        16 << 20, ge=1024, description="larger request bodies get 413 (bytes)"
+    )
+    max_event_bytes: int = Field(
+        1 << 20, ge=1024, description="largest upstream SSE event or NDJSON line (bytes)"
+    )
+    max_body_bytes: int = Field(
+        64 << 20, ge=1024, description="largest non-streamed upstream body (bytes)"
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="upstream connect (seconds)")
+    first_byte_timeout: float = Field(
+        300.0, gt=0, description="until upstream response headers (seconds)"
+    )
+    read_timeout: float = Field(300.0, gt=0, description="between upstream chunks (seconds)")
+    fail_mode: Literal["closed", "open"] = Field(
+        "closed", description="a matcher failure ends the stream (closed) or passes it (open)"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
     log_content: bool = Field(False, description="log texts (prompts, outputs): debugging only")
     metrics_work_labels: int = Field(
         50, ge=0, description="distinct works labelled in metrics before 'other' (0: off)"
@@ -62,7 +81,9 @@ class Settings(BaseSettings):
         "loads, its memory climbs for about a minute under saturation (docs/reliability.md)",
     )
     admin_token: SecretStr | None = Field(
-        None, description="bearer token required by POST /admin/reload (unset: none)"
+        None,
+        description="bearer token POST /admin/reload requires (and /metrics too, on a "
+        "non-loopback listen)",
     )
     watch_rules: bool = Field(False, description="reload when files under the rules folder change")
     workers: int = Field(
@@ -71,6 +92,33 @@ class Settings(BaseSettings):
         le=256,
         description="worker processes sharing the listen port (default: one per CPU)",
     )
+
+    @field_validator("listen", "admin_listen")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.strip()
+        if v.removeprefix(":").isdigit():  # a port alone: loopback, never every interface
+            v = "127.0.0.1:" + v.removeprefix(":")
+        host, sep, port = v.rpartition(":")
+        if not sep or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"{v!r}: expected HOST:PORT, or PORT for 127.0.0.1:PORT")
+        return v
+
+    @property
+    def admin_on_listen(self) -> Literal["separate", "open", "token", "refused"]:
+        """How the main listener treats /metrics and /admin/reload.
+
+        ``separate``: they are on ``admin_listen``; ``open``: served (loopback only);
+        ``token``: served, both requiring ``admin_token``; ``refused``: not served, since
+        the listener is reachable from the network and nothing would authenticate them.
+        """
+        if self.admin_listen is not None:
+            return "separate"
+        if is_loopback(host_port(self.listen)[0]):
+            return "open"
+        return "token" if self.admin_token is not None else "refused"
 
     @field_validator("upstream")
     @classmethod
@@ -106,8 +154,19 @@ def _cpus() -> int:
 
 
 def host_port(value: str) -> tuple[str, int]:
+    """(host, port) of a validated ``listen`` value (IPv6 brackets removed)."""
     host, _, port = value.rpartition(":")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
