@@ -10,9 +10,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from proxy.dialects import Dialect, default_dialects
-from proxy.handlers import guarded, passthrough
+from proxy.handlers import guarded
 from proxy.matching.seam import Matcher
 from proxy.metrics import Metrics
+from proxy.passthrough import passthrough
 from proxy.reload import RELOADER, RulesReloader, bearer_ok, reload_handler
 from proxy.settings import Settings
 from proxy.state import STATE, ProxyState

@@ -1,11 +1,9 @@
-"""The guarded and pass-through request handlers (HTTP in, HTTP out)."""
+"""The guarded request handler: forward, then scan and rewrite the answer (HTTP in, HTTP out)."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -19,17 +17,12 @@ from proxy.guard import ResponseGuard, finding_json, withholds_unread
 from proxy.matching.catalogue import Action
 from proxy.metrics import HistogramBatch, Metrics
 from proxy.observer import MetricsObserver
+from proxy.request_log import client_gone, logged, request_id
 from proxy.settings import Settings
 from proxy.state import STATE, ProxyState
 
 log = structlog.get_logger("copyguard")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 WITHHELD = "copyguard withheld protected text the model server sent outside the answer's text"
-
-
-def _request_id(request: web.Request) -> str:
-    given = request.headers.get("X-Request-Id", "")
-    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def _error(dialect: Dialect, status: int, message: str, rid: str) -> web.Response:
@@ -60,18 +53,11 @@ async def guarded(request: web.Request) -> web.StreamResponse:
     route = request.match_info.route.resource
     path = route.canonical.removesuffix("/{id}") if route is not None else request.path
     dialect = state.dialects[path]
-    rid = _request_id(request)
-    started = time.perf_counter()
+    rid = request_id(request)
     info: dict[str, Any] = {"route": request.path, "format": dialect.name, "stream": None}
-    with structlog.contextvars.bound_contextvars(request_id=rid):
-        try:
-            response = await _guarded(request, state, dialect, rid, info)
-        finally:
-            info["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
-            status = info.get("status", 499)
-            state.metrics.requests.labels(request.path, dialect.name, str(status)).inc()
-            log.info("request", **info)
-        return response
+    labels = (request.path, dialect.name)
+    handle = _guarded(request, state, dialect, rid, info)
+    return await logged(request, state, rid, labels, info, handle)
 
 
 async def _guarded(
@@ -318,7 +304,7 @@ async def _stream(
         if not unscanned:
             await resp.write(_fail(rewriter, "the model server stopped answering"))
     except (ConnectionResetError, aiohttp.ClientConnectionResetError):
-        info["client_disconnected"] = True
+        client_gone(info)
         return resp
     finally:
         chunk_latency.flush()
@@ -353,43 +339,3 @@ def _matcher_failed(state: ProxyState, error: Exception, info: dict[str, Any]) -
     info["matcher_error"] = type(error).__name__
     if state.settings.fail_mode == "open":
         state.metrics.fail_open.inc()
-
-
-async def passthrough(request: web.Request) -> web.StreamResponse:
-    """Any other path: forwarded untouched, bodies streamed both ways."""
-    state = request.app[STATE]
-    rid = _request_id(request)
-    assert state.session is not None
-    url = upstream_url(state.settings.upstream_for(request.path), request.path_qs)
-    headers = request_headers(request.headers, False, rid, request.remote)
-    data = request.content if request.body_exists else None
-    status = 502
-    try:
-        async with asyncio.timeout(state.settings.first_byte_timeout):
-            upstream = await state.session.request(
-                request.method, url, data=data, headers=headers, allow_redirects=False
-            )
-    except (TimeoutError, aiohttp.ClientError):
-        state.metrics.requests.labels("other", "passthrough", "502").inc()
-        return web.json_response(
-            {"error": {"message": "the upstream could not be reached", "type": "upstream_error"}},
-            status=502,
-            headers={"X-Request-Id": rid},
-        )
-    try:
-        status = upstream.status
-        decoded = "Content-Encoding" in upstream.headers
-        resp = web.StreamResponse(
-            status=upstream.status,
-            reason=upstream.reason,
-            headers=response_headers(upstream.headers, rewritten=decoded),
-        )
-        resp.headers["X-Request-Id"] = rid
-        await resp.prepare(request)
-        async for chunk in upstream.content.iter_any():
-            await resp.write(chunk)
-        await resp.write_eof()
-        return resp
-    finally:
-        upstream.close()
-        state.metrics.requests.labels("other", "passthrough", str(status)).inc()
