@@ -17,6 +17,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from proxy.matching.seam import Finding, Matcher
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+KEEP_REPLACED_HASHES = 8  # copyguard_rules_info keeps the last 8 replaced hashes at 0
 
 _LATENCY = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _UPSTREAM = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -128,7 +129,8 @@ class Metrics:
         # hashes replaced since; the samples read as an Info's would.
         self.rules_info = Gauge(
             "copyguard_rules_info",
-            "Content hash of the rules in force (1) and of rules replaced since (0)",
+            "Content hash of the rules in force (1) and of rules replaced since (0; the last "
+            f"{KEEP_REPLACED_HASHES})",
             ["hash"],
             registry=r,
             multiprocess_mode=recent,
@@ -137,6 +139,7 @@ class Metrics:
             "copyguard_rules_reload", "Rules reloads by result", ["result"], registry=r
         )
         self._rules_hash: str | None = None
+        self._replaced: list[str] = []
 
     def rules_loaded(self, index: Matcher, load_seconds: float, when: float) -> None:
         """Record the rules now in force."""
@@ -147,9 +150,15 @@ class Metrics:
         new = index.content_hash[:16]
         old, self._rules_hash = self._rules_hash, new
         if old is not None and old != new:
-            self.rules_info.labels(old).set(0)  # other workers' files may still say 1
-            if not multiprocess():
-                self.rules_info.remove(old)
+            self.rules_info.labels(old).set(0)  # what was replaced, as the HELP text says
+            if old not in self._replaced:
+                self._replaced.append(old)
+        if new in self._replaced:
+            self._replaced.remove(new)  # back in force
+        while len(self._replaced) > KEEP_REPLACED_HASHES:  # bounded label set
+            gone = self._replaced.pop(0)
+            if not multiprocess():  # a worker's file keeps its samples until it exits
+                self.rules_info.remove(gone)
         self.rules_info.labels(new).set(1)
 
     def render(self) -> bytes:

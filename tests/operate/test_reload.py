@@ -134,3 +134,38 @@ async def test_watch_reloads_on_change(start_stack: StartStack, rules_dir: Path)
         with pytest.raises(asyncio.CancelledError):
             await watcher
     assert len(stack.state.index.works) == 4
+
+
+async def test_rules_info_keeps_the_replaced_hash_at_zero(
+    start_stack: StartStack, rules_dir: Path
+) -> None:
+    """One process: after a reload the old hash is still exported, at 0, beside the new at 1."""
+    stack = await start_stack(rules=rules_dir)
+    registry = stack.state.metrics.registry
+    before = stack.state.index.content_hash[:16]
+    add_ferry(rules_dir)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{stack.proxy}/admin/reload") as r:
+            after = (await r.json())["hash"]
+    assert registry.get_sample_value("copyguard_rules_info", {"hash": before}) == 0.0
+    assert registry.get_sample_value("copyguard_rules_info", {"hash": after}) == 1.0
+
+
+def test_rules_info_keeps_a_bounded_number_of_replaced_hashes(tmp_path: Path) -> None:
+    """Many reloads: the last KEEP_REPLACED_HASHES replaced hashes at 0, older ones dropped."""
+    from prometheus_client import CollectorRegistry
+
+    from proxy.metrics import KEEP_REPLACED_HASHES, Metrics
+    from tests.proxy.harness import index_for
+
+    metrics = Metrics(CollectorRegistry(), 10)
+    hashes = []
+    for i in range(KEEP_REPLACED_HASHES + 3):
+        rules = tmp_path / str(i)
+        rules.mkdir()
+        (rules / "w.txt").write_text(f"{FERRY} version {i}")
+        index = index_for(rules)
+        metrics.rules_loaded(index, 0.1, 0.0)
+        hashes.append(index.content_hash[:16])
+    values = [metrics.registry.get_sample_value("copyguard_rules_info", {"hash": h}) for h in hashes]
+    assert values == [None] * 2 + [0.0] * KEEP_REPLACED_HASHES + [1.0]
