@@ -144,9 +144,8 @@ async def test_rules_info_keeps_the_replaced_hash_at_zero(
     registry = stack.state.metrics.registry
     before = stack.state.index.content_hash[:16]
     add_ferry(rules_dir)
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{stack.proxy}/admin/reload") as r:
-            after = (await r.json())["hash"]
+    async with aiohttp.ClientSession() as s, s.post(f"{stack.proxy}/admin/reload") as r:
+        after = (await r.json())["hash"]
     assert registry.get_sample_value("copyguard_rules_info", {"hash": before}) == 0.0
     assert registry.get_sample_value("copyguard_rules_info", {"hash": after}) == 1.0
 
@@ -167,5 +166,6 @@ def test_rules_info_keeps_a_bounded_number_of_replaced_hashes(tmp_path: Path) ->
         index = index_for(rules)
         metrics.rules_loaded(index, 0.1, 0.0)
         hashes.append(index.content_hash[:16])
-    values = [metrics.registry.get_sample_value("copyguard_rules_info", {"hash": h}) for h in hashes]
+    sample = metrics.registry.get_sample_value
+    values = [sample("copyguard_rules_info", {"hash": h}) for h in hashes]
     assert values == [None] * 2 + [0.0] * KEEP_REPLACED_HASHES + [1.0]
