@@ -18,6 +18,10 @@ from typing import IO
 
 import structlog
 
+from proxy.matching.catalogue import Catalogue
+from proxy.matching.engines import Warn, cache_entry, load_matcher
+from proxy.matching.seam import Matcher
+
 log = structlog.get_logger("copyguard.cache")
 
 KEEP_ENTRIES = 3
@@ -86,6 +90,21 @@ def prune(
             kept=kept,
         )
     return removed
+
+
+def load_and_prune(
+    catalogue: Catalogue, cache_dir: Path | None, warn: Warn
+) -> tuple[Matcher, bool]:
+    """``load_matcher``, then mark its entry used and prune the others (never fatal)."""
+    matcher, cached = load_matcher(catalogue, cache_dir, warn)
+    if cache_dir is not None:
+        entry = cache_entry(catalogue, cache_dir)
+        touch(entry)
+        try:
+            prune(cache_dir, spare=entry)
+        except OSError as e:  # pruning is housekeeping: serving goes on without it
+            warn("cache_prune_failed", path=str(cache_dir), error=repr(e))
+    return matcher, cached
 
 
 def prune_command(cache_dir: Path, keep: int, max_bytes: int, out: IO[str]) -> int:

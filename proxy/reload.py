@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from proxy.matching.engines import load_matcher
+from proxy.cache_prune import load_and_prune
 from proxy.rules import RulesError, load_rules
 from proxy.state import STATE, ProxyState
 
@@ -66,7 +66,7 @@ class RulesReloader:
                 index, cached = state.index, True
             else:
                 index, cached = await asyncio.to_thread(
-                    load_matcher, catalogue, settings.cache_dir, log.warning
+                    load_and_prune, catalogue, settings.cache_dir, log.warning
                 )
         except (RulesError, OSError) as e:
             metrics.rules_reloads.labels("error").inc()

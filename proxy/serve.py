@@ -14,7 +14,7 @@ import structlog
 from aiohttp import web
 
 from proxy.app import make_admin_app, make_app, make_state
-from proxy.matching.engines import load_matcher
+from proxy.cache_prune import load_and_prune
 from proxy.reload import RulesReloader, take_deferred_sighup
 from proxy.rules import load_rules
 from proxy.settings import Settings, host_port
@@ -34,7 +34,7 @@ async def serve(
     started = time.perf_counter()
     catalogue = await asyncio.to_thread(load_rules, settings.rules)
     index, cached = await asyncio.to_thread(
-        load_matcher, catalogue, settings.cache_dir, log.warning
+        load_and_prune, catalogue, settings.cache_dir, log.warning
     )
     load_seconds = time.perf_counter() - started
     log.info(

@@ -29,7 +29,8 @@ from typing import Any
 
 import structlog
 
-from proxy.matching.engines import is_cached, load_matcher
+from proxy.cache_prune import load_and_prune
+from proxy.matching.engines import is_cached
 from proxy.metrics import MULTIPROC_ENV
 from proxy.rules import RulesError, load_rules
 from proxy.settings import Settings
@@ -81,7 +82,7 @@ class Supervisor:
         if is_cached(catalogue, self.settings.cache_dir):
             return True
         if sum(len(w.text) for w in catalogue.works) < IN_PROCESS_CHARS:
-            await asyncio.to_thread(load_matcher, catalogue, self.settings.cache_dir, log.warning)
+            await asyncio.to_thread(load_and_prune, catalogue, self.settings.cache_dir, log.warning)
             return True  # small: quicker here than starting a Python process
         del catalogue
         proc = await self._child("--prebuild")
@@ -189,7 +190,7 @@ async def supervise(settings: Settings) -> int:
 def _prebuild(settings: Settings) -> int:
     started = time.perf_counter()
     try:
-        index, cached = load_matcher(load_rules(settings.rules), settings.cache_dir, log.warning)
+        index, cached = load_and_prune(load_rules(settings.rules), settings.cache_dir, log.warning)
     except (RulesError, OSError) as e:
         log.error("prebuild_failed", reason=str(e))
         return 1

@@ -35,9 +35,14 @@ def load_matcher(
     return aho_cache.load_or_build(catalogue, cache_dir, warn)
 
 
+def cache_entry(catalogue: Catalogue, cache_dir: Path) -> Path:
+    """Where ``cache_dir`` keeps (or would keep) the compiled ``catalogue``."""
+    return cache_dir / aho_cache.cache_key(catalogue)
+
+
 def is_cached(catalogue: Catalogue, cache_dir: Path) -> bool:
     """Whether ``cache_dir`` already holds the compiled ``catalogue``."""
-    return (cache_dir / aho_cache.cache_key(catalogue)).is_dir()
+    return cache_entry(catalogue, cache_dir).is_dir()
 
 
-__all__ = ["Warn", "build_matcher", "is_cached", "load_matcher"]
+__all__ = ["Warn", "build_matcher", "cache_entry", "is_cached", "load_matcher"]

@@ -67,3 +67,22 @@ def test_cache_prune_command_reports_what_it_removed(tmp_path: Path) -> None:
     assert f"removed {paths[1]} (200 bytes)" in proc.stdout
     assert proc.stdout.endswith(f"{tmp_path}: 1 entries, 300 bytes kept; 2 removed\n")
     assert [e.path for e in entries(tmp_path)] == [paths[2]]
+
+
+def test_serving_prunes_old_entries_and_keeps_the_one_in_use(tmp_path: Path) -> None:
+    """Loading rules for serving marks their entry used and prunes beyond the default limits."""
+    from proxy.cache_prune import KEEP_ENTRIES, load_and_prune
+    from proxy.matching.engines import cache_entry
+    from proxy.rules import load_rules
+    from tests.conftest import SAMPLE_RULES
+
+    old = make_entries(tmp_path, [10] * (KEEP_ENTRIES + 2))
+    catalogue = load_rules(SAMPLE_RULES)
+    warnings: list[str] = []
+    load_and_prune(catalogue, tmp_path, lambda event, **_: warnings.append(event))
+    left = [e.path for e in entries(tmp_path)]
+    assert left[0] == cache_entry(catalogue, tmp_path)  # built now: the most recently used
+    assert left[1:] == old[::-1][: KEEP_ENTRIES - 1] and warnings == []
+    os.utime(left[0], (1, 1))  # loaded again from the cache: marked used again
+    _, cached = load_and_prune(catalogue, tmp_path, lambda event, **_: warnings.append(event))
+    assert cached and entries(tmp_path)[0].path == left[0]

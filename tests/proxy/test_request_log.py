@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -17,7 +18,7 @@ from tests.proxy.routes import ROUTES, Route
 PACED = DemoSettings(rules_dir=SAMPLE_RULES, delay_ms=20, chunk_chars=2)
 
 
-def request_lines(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def request_lines(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for e in logs if e.get("event") == "request"]
 
 
