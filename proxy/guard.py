@@ -58,14 +58,18 @@ class ResponseGuard:
         index: Matcher,
         observer: GuardObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        strict: bool = False,
     ) -> None:
         self._index = index
+        self._strict = strict  # holdback = "strict": no lead-in word of a run is released
         self._observer = observer or NullObserver()
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
         self._strays: dict[str, str] = {}  # path -> the recent text of that stray field
         self._stray_hit = False
         self.findings: list[tuple[str, Finding]] = []
+        # Characters of a withheld finding the client had already received when it was found.
+        self._released: dict[tuple[str, int, str], int] = {}
 
     # -- TextFilter ------------------------------------------------------------------------
 
@@ -137,7 +141,20 @@ class ResponseGuard:
         shown = [(k, f) for k, f in self.findings if f.action is not Action.LOG]
         if not shown:
             return None
-        return {"findings": [finding_json(k, f) for k, f in shown]}
+        return {"findings": [self.finding_json(k, f) for k, f in shown]}
+
+    def finding_json(self, key: str, f: Finding) -> dict[str, Any]:
+        """A finding as the client sees it: which stream, which work, where, what got out.
+
+        For a block or a redaction, ``withheld_start`` is where the client stopped receiving
+        the run's text and ``released_chars`` how much of it came before: the lead-in words
+        sent while they could not yet be known to begin a run (0 with holdback "strict").
+        """
+        out = finding_json(key, f)
+        released = self._released.get((key, f.start, f.work))
+        if released is not None:
+            out["withheld_start"], out["released_chars"] = f.start + released, released
+        return out
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -148,29 +165,42 @@ class ResponseGuard:
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = _Stream(self._index.session())
+            session = self._index.session(strict=self._strict)
+            stream = self._streams[key] = _Stream(session)
         return stream
 
     def _release(self, key: str, stream: _Stream, settled: list[Finding], final: bool) -> str:
         for f in settled:
-            self._record(key, f)
+            self._record(key, f, stream)
             if f.action is Action.REDACT:
                 stream.redactions.append(f)
         session = stream.session
         limit = session.fed if final or not self._index.withholds else session.safe_until
+        blocking: list[Finding] = []
         if settled or session.open:  # else nothing can block (the clean path skips this)
             blocking = [f for f in settled if f.action is Action.BLOCK]
             if not final and not blocking:
                 blocking = [f for f in session.open_findings() if f.action is Action.BLOCK]
                 for f in blocking:
-                    self._record(key, f)
+                    self._record(key, f, stream)
             if blocking:
                 limit = min(limit, min(f.start for f in blocking))
                 stream.blocked = True
         out = self._take(stream, limit)
         if stream.blocked:
             stream.held = ""
+            if blocking:  # the cut happens now: say why, in the text itself
+                out += self._notice(stream, min(blocking, key=lambda f: f.start))
         return out
+
+    def _notice(self, stream: _Stream, f: Finding) -> str:
+        """The blocking collection's ``block_notice``, sent (and kept) as the text's end."""
+        template = self._index.work_by_id[f.work].rule.block_notice
+        if not template:
+            return ""
+        notice = template.format(title=f.title, work=f.work, collection=f.collection)
+        stream.sent.append(notice)
+        return notice
 
     def _take(self, stream: _Stream, limit: int) -> str:
         """Settle original text up to ``limit``, applying redactions; return what to send."""
@@ -225,12 +255,15 @@ class ResponseGuard:
             arrivals.popleft()
         self._observer.released(len(stream.held.split()), max(0.0, now - arrived))
 
-    def _record(self, key: str, finding: Finding) -> None:
+    def _record(self, key: str, finding: Finding, stream: _Stream | None = None) -> None:
         if any(
             k == key and f.start == finding.start and f.work == finding.work
             for k, f in self.findings
         ):
             return
+        if stream is not None and finding.action in (Action.BLOCK, Action.REDACT):
+            released = min(stream.done, finding.end) - finding.start
+            self._released[(key, finding.start, finding.work)] = max(0, released)
         self.findings.append((key, finding))
         self._observer.finding(key, finding)
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from proxy.dialects import Dialect, DialectError, StrayText, StreamRewriter
 from proxy.forwarding import request_headers, response_headers, upstream_url
-from proxy.guard import ResponseGuard, finding_json, withholds_unread
+from proxy.guard import ResponseGuard, withholds_unread
 from proxy.matching.catalogue import Action
 from proxy.metrics import HistogramBatch, Metrics
 from proxy.observer import MetricsObserver
@@ -107,7 +107,7 @@ async def _guarded(
     info["upstream_status"], info["ttfb_ms"] = upstream.status, round(ttfb * 1000, 2)
     try:
         observer = MetricsObserver(metrics)
-        guard = ResponseGuard(state.index, observer)
+        guard = ResponseGuard(state.index, observer, strict=settings.holdback == "strict")
         if stream and not dialect.answers_as_stream(upstream.content_type):
             stream = False  # a whole answer to a stream request: guarded as the whole it is
         try:
@@ -137,7 +137,7 @@ def _account(
 ) -> None:
     if guard.findings:
         info["findings"] = [
-            {k: v for k, v in finding_json(key, f).items() if k != "title"}
+            {k: v for k, v in guard.finding_json(key, f).items() if k != "title"}
             for key, f in guard.findings
         ]
     actions = {f.action for _, f in guard.findings}

@@ -17,7 +17,7 @@ from proxy.matching.catalogue import DEFAULT_REPLACEMENT, Action, Catalogue, Pol
 from proxy.matching.normalize import WORD_RE
 
 POLICY_FILE = "policy.toml"
-_RULE_KEYS = {"min_words", "action", "replacement"}
+_RULE_KEYS = {"min_words", "action", "replacement", "block_notice"}
 _TOP_KEYS = _RULE_KEYS | {"collections", "allow"}
 _ALLOW_KEYS = {"phrases", "works"}
 _META_KEYS = ("title", "owner", "license")
@@ -185,11 +185,17 @@ def _rule(table: dict[str, Any], base: Rule, prefix: str, fail: Any) -> Rule:
     action = table.get("action", base.action)
     if action not in {a.value for a in Action}:
         raise fail(f"{prefix}action", f"action must be one of {', '.join(a.value for a in Action)}")
-    replacement = table.get("replacement", base.replacement or DEFAULT_REPLACEMENT)
-    if not isinstance(replacement, str):
-        raise fail(f"{prefix}replacement", "replacement must be a string")
-    try:
-        replacement.format(title="", work="", collection="")
-    except (KeyError, IndexError, ValueError) as e:
-        raise fail(f"{prefix}replacement", f"replacement template: {e!r}") from None
-    return Rule(min_words, Action(action), replacement)
+    templates = {}
+    for key, default in (
+        ("replacement", base.replacement or DEFAULT_REPLACEMENT),
+        ("block_notice", base.block_notice),
+    ):
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise fail(f"{prefix}{key}", f"{key} must be a string")
+        try:
+            value.format(title="", work="", collection="")
+        except (KeyError, IndexError, ValueError) as e:
+            raise fail(f"{prefix}{key}", f"{key} template: {e!r}") from None
+        templates[key] = value
+    return Rule(min_words, Action(action), **templates)

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         description="bearer token POST /admin/reload requires (and /metrics too, on a "
         "non-loopback listen)",
     )
+    holdback: Literal["live", "strict"] = Field(
+        "live",
+        description="live: hold text while it could still become part of a finding (up to "
+        "stride-1 lead-in words of a run, 6 at min_words 12, reach the client before it is "
+        "found); strict: also hold those, so no word of a run is released (clean text waits "
+        "that many words longer)",
+    )
     watch_rules: bool = Field(False, description="reload when files under the rules folder change")
     workers: int = Field(
         default_factory=lambda: _cpus(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -25,6 +25,7 @@ class Rule:
     min_words: int = 12
     action: Action = Action.BLOCK
     replacement: str = DEFAULT_REPLACEMENT
+    block_notice: str = ""  # appended where a block cuts the text ("": none); may use {title}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +63,10 @@ class Policy:
 
     def with_min_words(self, n: int) -> Policy:
         """The same policy with ``min_words`` forced to ``n`` everywhere (``scan --min-words``)."""
-        coll = {k: Rule(n, r.action, r.replacement) for k, r in self.collections.items()}
-        d = self.default
-        return Policy(Rule(n, d.action, d.replacement), coll, self.allow_phrases, self.allow_works)
+        coll = {k: replace(r, min_words=n) for k, r in self.collections.items()}
+        return Policy(
+            replace(self.default, min_words=n), coll, self.allow_phrases, self.allow_works
+        )
 
 
 @dataclass(frozen=True, slots=True)

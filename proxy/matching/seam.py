@@ -126,11 +126,13 @@ class Matcher(Protocol):
         """
         ...
 
-    def session(self, context: str | None = None) -> Session:
+    def session(self, context: str | None = None, strict: bool = False) -> Session:
         """A fresh session for one output text stream.
 
         ``context``: text the conversation already holds (the prompt, earlier turns), for
         engines that check runs spanning it; an engine without such checks ignores it.
+        ``strict``: ``safe_until`` never passes a word that could still turn out to begin a
+        protected run (no lead-in words released), at the cost of holding more clean text.
         """
         ...
 

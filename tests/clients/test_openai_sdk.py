@@ -160,6 +160,25 @@ async def _chat_helper_async(client: AsyncOpenAI) -> Got:
     return _chat_helper(events, final)
 
 
+def _chat_parse_sync(client: OpenAI) -> Got:
+    """``parse()`` raises on a filtered answer, like the stream helper (README's handling)."""
+    final: Any
+    try:
+        final = client.chat.completions.parse(model=MODEL, messages=MESSAGES)
+    except ContentFilterFinishReasonError as error:
+        final = error.completion
+    return _chat(final)
+
+
+async def _chat_parse_async(client: AsyncOpenAI) -> Got:
+    final: Any
+    try:
+        final = await client.chat.completions.parse(model=MODEL, messages=MESSAGES)
+    except ContentFilterFinishReasonError as error:
+        final = error.completion
+    return _chat(final)
+
+
 def _chat_call(client: Any, stream: bool) -> Any:
     return client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=stream)
 
@@ -194,6 +213,7 @@ CALLS = [
         stream=True,
     ),
     Call("chat.stream-helper", _chat_helper_sync, _chat_helper_async, FINISH),
+    Call("chat.parse", _chat_parse_sync, _chat_parse_async, FINISH),
     Call("responses.stream-helper", _responses_helper_sync, _responses_helper_async, STATUS),
 ]
 
@@ -206,3 +226,16 @@ async def test_openai_sdk(
 ) -> None:
     """The openai SDK sees the terminal signal, no protected run, and the clean text intact."""
     await check_call(start_stack, call, flavour, answer, sync_client, async_client)
+
+
+async def test_parse_raises_on_a_block(start_stack: StartStack) -> None:
+    """As the README says: parse() raises ContentFilterFinishReasonError, with what came."""
+    from proxy.demo import ANSWER_HEADER
+
+    stack = await start_stack()
+    client = async_client(stack.proxy, {ANSWER_HEADER: "poems/lighthouse-keeper"})
+    with pytest.raises(ContentFilterFinishReasonError) as raised:
+        await client.chat.completions.parse(model=MODEL, messages=MESSAGES)
+    completion = raised.value.completion
+    assert completion is not None and completion.choices[0].finish_reason == "content_filter"
+    await client.close()

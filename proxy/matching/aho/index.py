@@ -132,11 +132,11 @@ class MatchIndex:
         index.allow = tuple(index.encode(index.ids_of(p)) for p in policy.allow_phrases)
         return index
 
-    def session(self, context: str | None = None) -> MatchSession:
+    def session(self, context: str | None = None, strict: bool = False) -> MatchSession:
         """A session for one output stream (``context`` is not used by this engine yet)."""
         from proxy.matching.aho.session import MatchSession
 
-        return MatchSession(self)
+        return MatchSession(self, strict)
 
     # -- words -------------------------------------------------------------------------
 

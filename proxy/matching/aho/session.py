@@ -15,6 +15,11 @@ window's first word on, everything is held, so fewer than ``stride`` words of th
 can be out before the window completes and the run is found.  A finding's ``start``
 can therefore lie before what a caller has already released; it redacts or cuts from
 where it is.
+
+A *strict* session also holds the ``stride - 1`` words before the live partial match (or
+before the end, when there is none): every word a run could still begin with.  Then no
+word of a run is released before the run is found, and clean text waits ``stride - 1``
+words longer.
 """
 
 from __future__ import annotations
@@ -65,8 +70,9 @@ class _Run:
 class MatchSession:
     """Matcher state for one output text stream (one choice, one content block, ...)."""
 
-    def __init__(self, index: MatchIndex) -> None:
+    def __init__(self, index: MatchIndex, strict: bool = False) -> None:
         self._index = index
+        self._lead_in = index.stride - 1 if strict else 0  # words held before a live match
         self._pending = ""  # the last, possibly unfinished word
         self._pending_start = 0
         self._fed = 0
@@ -97,6 +103,12 @@ class MatchSession:
             safe = self._starts[self._live - self._base]
         elif self._pending and not self._cannot_start(self._pending):
             safe = self._pending_start
+        if self._lead_in and self._n:
+            # A run's first loaded window starts within its first ``stride`` words: the
+            # words before it are the lead-in, held until the window shows or cannot.
+            first = max(self._live - self._lead_in, self._base)
+            if first < self._n:
+                safe = min(safe, self._starts[first - self._base])
         for run in self._runs:
             safe = min(safe, run.start)
         for run, _ in self._waiting:
