@@ -13,13 +13,12 @@ import site
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
+from tests.operate.support import wait_healthy
 from tests.operate.test_serve_process import free_port
 
 SKIP = shutil.ignore_patterns(
@@ -94,16 +93,7 @@ def test_installed_copy_serves_without_rules(installed: Path, tmp_path: Path) ->
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()[1]
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "copyguard serve did not come up"
-                time.sleep(0.2)
+        wait_healthy(proc, port, lambda: "copyguard serve did not come up")
     finally:
         proc.terminate()
         proc.communicate(timeout=20)

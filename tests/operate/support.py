@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +50,17 @@ async def metric(session: aiohttp.ClientSession, base: str, name: str, **labels:
         if all(have.get(k) == v for k, v in labels.items()):
             total += float(m.group(2))
     return total
+
+
+def wait_healthy(proc: subprocess.Popen[Any], port: int, why: Callable[[], str]) -> None:
+    """Wait until ``proc`` answers /healthz on 127.0.0.1:``port`` (30 s); else fail with why()."""
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, why()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                assert r.status == 200
+                return
+        except OSError:
+            assert time.monotonic() < deadline, why()
+            time.sleep(0.1)

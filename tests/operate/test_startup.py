@@ -7,8 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from pydantic import ValidationError
 
 from proxy.settings import Settings
 from tests.conftest import REPO
+from tests.operate.support import wait_healthy
 from tests.operate.test_serve_process import free_port
 from tests.proxy.harness import StartStack
 
@@ -112,15 +111,7 @@ def _serve_logs(tmp_path: Path, upstream: str, *args: str) -> tuple[list[dict[st
             stderr=err,
         )
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                assert proc.poll() is None, log.read_text()
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                        break
-                except OSError:
-                    assert time.monotonic() < deadline, log.read_text()
-                    time.sleep(0.1)
+            wait_healthy(proc, port, log.read_text)
             bound = {c.laddr for c in psutil.Process(proc.pid).net_connections("tcp")}
             assert bound == {("127.0.0.1", port)}, bound  # `--listen PORT` is loopback only
         finally:
