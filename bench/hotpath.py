@@ -24,7 +24,6 @@ from prometheus_client import CollectorRegistry
 
 from proxy.dialects.openai_chat import OpenAIChat
 from proxy.guard import ResponseGuard
-from proxy.handlers import _last_event_end
 from proxy.matching.engines import load_matcher
 from proxy.matching.seam import Matcher
 from proxy.metrics import HistogramBatch, Metrics
@@ -85,14 +84,12 @@ def run_stream(index: Matcher, metrics: Metrics, events: list[bytes]) -> bytes:
     guard = ResponseGuard(index, observer)
     rewriter = OpenAIChat().stream_rewriter(guard, {"stream": True})
     chunk_latency = HistogramBatch(metrics.chunk_latency.labels("openai-chat"))
-    carry = bytearray()
     out = []
     for chunk in [*events, b""]:
         t = time.perf_counter()  # the handler reads the clock before and after its await
         t = time.perf_counter()
+        rewriter.unread()  # the fail-open resume point, taken before every read
         piece = rewriter.feed(chunk) if chunk else rewriter.flush()
-        carry += chunk
-        del carry[: _last_event_end(carry, True)]
         chunk_latency.observe(time.perf_counter() - t)
         out.append(piece)
         if not chunk or rewriter.finished:

@@ -261,8 +261,6 @@ async def _stream(
     chunk_latency = HistogramBatch(metrics.chunk_latency.labels(dialect.name))  # per read
     first: float | None = None
     sent = 0
-    sse = dialect.stream_media_type.startswith("text/event-stream")
-    carry = bytearray()  # upstream bytes after the last complete event: fail-open resumes there
     unscanned = False  # fail-open struck: the rest of the upstream bytes pass as they are
     metrics.active_streams.inc()
     info["status"] = upstream.status
@@ -274,6 +272,7 @@ async def _stream(
             while True:
                 deadline.reschedule(loop.time() + settings.read_timeout)
                 t = time.perf_counter()
+                unread = b""  # the event under way before this read: fail-open resumes there
                 try:
                     chunk = await reader.readany()
                     t = time.perf_counter()
@@ -282,9 +281,8 @@ async def _stream(
                     if unscanned:
                         out = chunk
                     else:
+                        unread = rewriter.unread()
                         out = rewriter.feed(chunk) if chunk else rewriter.flush()
-                        carry += chunk
-                        del carry[: _last_event_end(carry, sse)]
                 except StrayText:
                     out, chunk = _fail(rewriter, WITHHELD), b""
                 except (DialectError, aiohttp.ClientError) as e:
@@ -298,7 +296,7 @@ async def _stream(
                 except Exception as e:  # a matcher bug: the failure policy decides
                     _matcher_failed(state, e, info)
                     if settings.fail_mode == "open":  # the unsent part of the stream, unscanned
-                        out, unscanned = bytes(carry) + chunk, True
+                        out, unscanned = unread + chunk, True
                     else:
                         out = _fail(rewriter, "copyguard could not check this response")
                         chunk = b""
@@ -334,16 +332,6 @@ def _fail(rewriter: StreamRewriter, message: str) -> bytes:
     except Exception:  # a broken rewriter must still end the client's stream
         log.exception("rewriter_fail_failed")
         return b""
-
-
-def _last_event_end(buf: bytearray, sse: bool) -> int:
-    """Where the last complete SSE event (blank line) or NDJSON line in ``buf`` ends."""
-    if not sse:
-        return buf.rfind(b"\n") + 1
-    if buf.endswith(b"\n\n"):  # the usual read: whole events (no need to search)
-        return len(buf)
-    seps = (b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\r\n")
-    return max((at + len(sep) for sep in seps if (at := buf.rfind(sep)) >= 0), default=0)
 
 
 def _matcher_failed(state: ProxyState, error: Exception, info: dict[str, Any]) -> None:
