@@ -24,18 +24,13 @@ from proxy.stray_check import StrayCheck
 
 
 class GuardObserver(Protocol):
-    """Where the guard reports what it did (metrics, logs); no-ops are fine."""
+    """Where the guard reports each finding as it is made (metrics, logs); no-ops are fine."""
 
     def finding(self, key: str, finding: Finding) -> None: ...
-
-    def released(self, held_words: int, delay: float) -> None: ...
 
 
 class NullObserver:
     def finding(self, key: str, finding: Finding) -> None:
-        pass
-
-    def released(self, held_words: int, delay: float) -> None:
         pass
 
 
@@ -52,7 +47,12 @@ class _Stream:
 
 
 class ResponseGuard:
-    """The ``TextFilter`` for one response."""
+    """The ``TextFilter`` for one response.
+
+    Besides the findings it keeps two figures of the response for metrics, read once when
+    the response ends: ``longest_hold`` (seconds, the oldest text at any release) and
+    ``most_held_words`` (words still held after the release that left the most text held).
+    """
 
     def __init__(
         self,
@@ -66,6 +66,10 @@ class ResponseGuard:
         self._streams: dict[str, _Stream] = {}
         self.findings: list[tuple[str, Finding]] = []
         self.strays = StrayCheck(index, self._found)
+        self.releases = 0
+        self.longest_hold = 0.0
+        self.most_held_words = 0
+        self._most_held_chars = 0
 
     # -- TextFilter ------------------------------------------------------------------------
 
@@ -153,7 +157,7 @@ class ResponseGuard:
             stream.done = limit
             if out:
                 stream.sent.append(out)
-                self._note_release(stream, start, out)
+                self._note_release(stream, start)
             return out
         pieces: list[str] = []
         stream.redactions.sort(key=lambda f: f.start)
@@ -173,7 +177,7 @@ class ResponseGuard:
         out = "".join(pieces)
         if out:
             stream.sent.append(out)
-            self._note_release(stream, start, out)
+            self._note_release(stream, start)
         return out
 
     def _slice(self, stream: _Stream, a: int, b: int) -> str:
@@ -184,7 +188,7 @@ class ResponseGuard:
         stream.held = stream.held[to - stream.done :]
         stream.done = to
 
-    def _note_release(self, stream: _Stream, start: int, out: str) -> None:
+    def _note_release(self, stream: _Stream, start: int) -> None:
         arrivals = stream.arrivals
         now = self._clock()
         if arrivals and arrivals[0][0] > start:  # as usual: the oldest arrival not yet out
@@ -193,7 +197,13 @@ class ResponseGuard:
             arrived = next((t for end, t in arrivals if end > start), now)
         while arrivals and arrivals[0][0] <= stream.done:
             arrivals.popleft()
-        self._observer.released(len(stream.held.split()), max(0.0, now - arrived))
+        self.releases += 1
+        if now - arrived > self.longest_hold:
+            self.longest_hold = now - arrived
+        # words are counted only when more text than ever stays held: rarely, not per word
+        if len(stream.held) > self._most_held_chars:
+            self._most_held_chars = len(stream.held)
+            self.most_held_words = max(self.most_held_words, len(stream.held.split()))
 
     def _record(self, key: str, finding: Finding) -> None:
         if any(
