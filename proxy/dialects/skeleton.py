@@ -135,6 +135,10 @@ class Decoder(Protocol[E_co]):
 
     def flush(self) -> Sequence[E_co]: ...
 
+    def unread(self) -> bytes:
+        """The bytes of the event under way (fed, not yet returned as an event)."""
+        ...
+
 
 class EventStream(Generic[E]):
     """The ``StreamRewriter`` shell: decode, rewrite event by event, stop once finished."""
@@ -165,6 +169,10 @@ class EventStream(Generic[E]):
     def fail(self, message: str) -> bytes:
         """The stream broke: settle, end in the format's error shape."""
         return b"" if self._finished else self.end(message)
+
+    def unread(self) -> bytes:
+        """Upstream bytes of the event under way (the decoder's; no other code frames events)."""
+        return self._decoder.unread()
 
     def _run(self, events: Sequence[E]) -> bytes:
         out = []
