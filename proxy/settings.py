@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='per-path upstreams, e.g. {"/v1/messages": "http://anthropic-compat:9000"}',
     )
-    rules: Path = Field(DEFAULT_RULES, description="rules folder (default: the sample rules)")
+    rules: Path = Field(DEFAULT_RULES, description="rules folder")
     listen: str = Field(
         "127.0.0.1:8080",
         description="HOST:PORT for client traffic; a bare PORT means 127.0.0.1:PORT "
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         default_factory=lambda: _cpus(),
         ge=1,
         le=256,
-        description="worker processes sharing the listen port (default: one per CPU)",
+        description="worker processes sharing the listen port (1: a single process)",
     )
 
     @field_validator("listen", "admin_listen")

@@ -22,6 +22,14 @@ from proxy.settings import Settings
 ENV_PREFIX = "COPYGUARD_"
 # Secrets are not taken from the command line: other local users can read it (ps).
 _NOT_ON_COMMAND_LINE = {"admin_token"}
+_METAVARS = {
+    "upstream": "URL",
+    "rules": "DIR",
+    "listen": "HOST:PORT",
+    "admin_listen": "HOST:PORT",
+    "cache_dir": "DIR",
+    "workers": "N",
+}
 
 
 def option(name: str) -> str:
@@ -31,6 +39,8 @@ def option(name: str) -> str:
 def _default_text(name: str, info: FieldInfo) -> str:
     if name == "workers":
         return "one per CPU"
+    if name == "rules":
+        return f"the sample rules, {info.get_default()}"
     value = info.get_default(call_default_factory=True)
     if value is None:
         return "unset"
@@ -62,7 +72,7 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
         elif name == "routes":
             kwargs.update(type=_json_object, metavar="JSON")
         else:
-            kwargs["metavar"] = name.upper()
+            kwargs["metavar"] = _METAVARS.get(name, name.upper())
         group.add_argument(option(name), **kwargs)
 
 

@@ -4,10 +4,10 @@ Each work is kept as its lower-cased words joined by single spaces; a run of out
 protected when it occurs in one of those strings (Python's ``in``), at least the work's
 ``min_words`` long.  Holdback: the longest suffix of the output's words that occurs in a work
 is held once it is half of ``min_words`` long (a strict session: from its first word), or at
-once if it is how a work begins (with the unfinished word after it, if that continues it).  So fewer than half a run can be out
-before the rest is held and found.  No automaton, no windows, no cache: if the proxy passes
-its route tests with this engine too, nothing outside ``proxy/matching/`` depends on how the
-real one works.
+once if it is how a work begins (with the unfinished word after it, if that continues it).
+So fewer than half a run can be out before the rest is held and found.  No automaton, no
+windows, no cache: if the proxy passes its route tests with this engine too, nothing outside
+``proxy/matching/`` depends on how the real one works.
 """
 
 from __future__ import annotations
