@@ -85,12 +85,6 @@ def _inputs(names: list[str], jsonl: bool, advance: Callable[[int], None]) -> It
                     yield _jsonl_line(name, lineno, line)
 
 
-def _as_dict(finding: Finding) -> dict[str, Any]:
-    out: dict[str, Any] = finding.as_dict()
-    out["collection"] = finding.collection or None  # a work at the top is in no collection
-    return out
-
-
 def run_scan(index: Matcher, names: list[str], options: ScanOptions, out: IO[str]) -> int:
     """Print the findings per input; 0 when every input was read, 1 if some were not."""
     status = 0
@@ -107,9 +101,9 @@ def run_scan(index: Matcher, names: list[str], options: ScanOptions, out: IO[str
             assert item.text is not None
             found = scan_text(index, item.text)
             if report is not None:
-                report.input(item.ident, item.text, [_as_dict(f) for f in found])
+                report.input(item.ident, item.text, [f.as_dict() for f in found])
             else:
-                line = {"id": item.ident, "findings": [_as_dict(f) for f in found]}
+                line = {"id": item.ident, "findings": [f.as_dict() for f in found]}
                 out.write(orjson.dumps(line).decode() + "\n")
     if report is not None:
         report.summary()

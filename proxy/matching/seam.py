@@ -43,12 +43,15 @@ class Finding:
     source_start: int  # word offsets in the work, [source_start, source_end)
     source_end: int
 
-    def as_dict(self) -> dict[str, str | int]:
-        """The finding as JSON-ready data (scan output, the ``copyguard`` object, logs)."""
+    def as_dict(self) -> dict[str, str | int | None]:
+        """The finding as JSON-ready data (scan output, the ``copyguard`` object, logs).
+
+        ``collection`` is None for a work at the top of the rules folder (in no collection).
+        """
         return {
             "work": self.work,
             "title": self.title,
-            "collection": self.collection,
+            "collection": self.collection or None,
             "action": self.action.value,
             "start": self.start,
             "end": self.end,

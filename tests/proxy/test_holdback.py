@@ -70,3 +70,13 @@ async def test_strict_holdback_over_http(start_stack: StartStack) -> None:
     (finding,) = chunks[-1]["copyguard"]["findings"]
     assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
     assert finding["released_chars"] == 0 and len(text) <= finding["start"]
+
+
+def test_a_top_level_work_reports_no_collection(tmp_path: Any) -> None:
+    """The copyguard object (and the log) says collection null for a work in no collection."""
+    (tmp_path / "ode.txt").write_text(" ".join(WORK_WORDS))
+    guard = ResponseGuard(index_for(tmp_path))
+    guard.push("c0", " ".join(WORK_WORDS[:20]))
+    guard.close("c0")
+    report = guard.report()
+    assert report is not None and report["findings"][0]["collection"] is None
