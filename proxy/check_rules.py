@@ -39,11 +39,12 @@ def describe(root: Path, catalogue: Catalogue) -> str:
         f"content hash {catalogue.content_hash[:16]}",
         "",
         f"  {'collection':<24} {'works':>6} {'words':>9}  {'action':<8} {'min_words':>9}  "
-        "replacement",
+        "replacement / block_notice",
     ]
     for name in sorted(groups):
         rule = policy.rule(name)
-        replacement = rule.replacement if rule.action == "redact" else ""
+        shown = {"redact": rule.replacement, "block": rule.block_notice}.get(rule.action, "")
+        replacement = repr(shown) if shown else ""
         lines.append(
             f"  {name or '(top level)':<24} {len(groups[name]):>6} "
             f"{sum(counts[w.id] for w in groups[name]):>9}  {rule.action.value:<8} "
