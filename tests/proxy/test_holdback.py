@@ -15,6 +15,7 @@ from tests.proxy.harness import StartStack, events, index_for
 
 WORK = (SAMPLE_RULES / "poems" / "lighthouse-keeper.txt").read_text().split("---")[-1]
 WORK_WORDS = WORK.split()
+SONG = (SAMPLE_RULES / "songs" / "copper-river-blues.txt").read_text().split("---")[-1].split()
 
 
 def stream_through(strict: bool, text: str, chunk: int = 4) -> tuple[str, dict[str, Any]]:
@@ -42,6 +43,18 @@ def test_strict_releases_no_word_of_the_run(skip: int) -> None:
     assert finding["action"] == Action.BLOCK and finding["released_chars"] == 0
     assert finding["withheld_start"] == finding["start"] and len(received) <= finding["start"]
     assert received == text[: len(received)]
+
+
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "live"])
+def test_streamed_redaction_starts_where_the_client_stopped_receiving(strict: bool) -> None:
+    """A redaction replaces the run from withheld_start: its start itself when strict."""
+    prefix = "Sing along: "
+    text = prefix + " ".join(SONG[3:30]) + " and that is all."
+    received, f = stream_through(strict, text)
+    assert f["action"] == Action.REDACT
+    assert received.startswith(text[: f["withheld_start"]] + "[excerpt of “Copper River Blues”")
+    assert received.endswith(" and that is all.")
+    assert (f["released_chars"] == 0) if strict else (f["released_chars"] > 0)
 
 
 def test_live_releases_lead_in_words_and_says_how_many() -> None:
