@@ -72,10 +72,16 @@ class Engine:
     name: str
     image: str
     started: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None  # for the engine's commands (None: this process's)
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 120) -> str:
         proc = subprocess.run(
-            [self.name, *args], capture_output=True, text=True, timeout=timeout, check=False
+            [self.name, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=self.env,
         )
         if check and proc.returncode != 0:
             pytest.fail(f"{self.name} {' '.join(args)}: {proc.returncode}\n{proc.stderr}")
@@ -85,19 +91,21 @@ class Engine:
         return subprocess.run([self.name, *args], capture_output=True, check=False).returncode
 
     @property
+    def limits(self) -> tuple[str, str, str]:
+        """podman's runtime and ulimits here: runc, not crun (crun fails on hybrid cgroups),
+        and limits within this process's own (podman's defaults are above what a container
+        may get here)."""
+        nofile = min(16384, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        nproc = min(4096, resource.getrlimit(resource.RLIMIT_NPROC)[1])
+        runtime = os.environ.get("PODMAN_RUNTIME", "runc")
+        return runtime, f"nofile={nofile}:{nofile}", f"nproc={nproc}:{nproc}"
+
+    @property
     def run_flags(self) -> list[str]:
         if self.name != "podman":
             return ["--health-interval=1s"]  # docker runs the HEALTHCHECK on its timer only
-        # runc, not crun (hybrid cgroups); limits within this process's own (the defaults
-        # podman asks for are above what a container may get here).
-        runtime = os.environ.get("PODMAN_RUNTIME", "runc")
-        nofile = min(16384, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
-        nproc = min(4096, resource.getrlimit(resource.RLIMIT_NPROC)[1])
-        return [
-            f"--runtime={runtime}",
-            f"--ulimit=nofile={nofile}:{nofile}",
-            f"--ulimit=nproc={nproc}:{nproc}",
-        ]
+        runtime, nofile, nproc = self.limits
+        return [f"--runtime={runtime}", f"--ulimit={nofile}", f"--ulimit={nproc}"]
 
     def start(
         self, *args: str, env: dict[str, str] | None = None, command: list[str] | None = None
@@ -105,10 +113,10 @@ class Engine:
         """`run -d` the image with extra run options; removed when the test ends."""
         name = f"copyguard-test-{uuid.uuid4().hex[:10]}"
         opts = [f"--env={k}={v}" for k, v in (env or {}).items()]
+        self.started.append(name)  # removed even when `run` fails after creating it
         self(
             "run", "-d", "--name", name, *self.run_flags, *opts, *args, self.image, *(command or [])
         )
-        self.started.append(name)
         return name
 
     def healthy(self, name: str) -> bool:
