@@ -88,7 +88,7 @@ class LlamaServer:
     model: Path
 
 
-def _serve(model_env: str, log_dir: Path) -> Iterator[LlamaServer]:
+def _serve(model_env: str, log_dir: Path, *extra: str) -> Iterator[LlamaServer]:
     """`python -m llama_cpp.server` with the model `model_env` names, on a free loopback port."""
     reason = unavailable(model_env)
     if reason is not None:
@@ -110,6 +110,7 @@ def _serve(model_env: str, log_dir: Path) -> Iterator[LlamaServer]:
         "2048",
         "--seed",
         "1234",
+        *extra,
     ]
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
@@ -139,8 +140,12 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
 
 @pytest.fixture(scope="session")
 def memorised_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    """llama.cpp's server with Gemma 3 270M (base), for the whole session."""
-    yield from _serve(MEMORISED_MODEL_ENV, tmp_path_factory.mktemp("gemma-server"))
+    """llama.cpp's server with Gemma 3 270M (base), for the whole session.  The GGUF file has
+    no chat template (the server would fall back to llama-2's, and the model answer nothing):
+    Gemma's turn format is named."""
+    yield from _serve(
+        MEMORISED_MODEL_ENV, tmp_path_factory.mktemp("gemma-server"), "--chat_format", "gemma"
+    )
 
 
 @dataclass(frozen=True)

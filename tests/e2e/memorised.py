@@ -29,8 +29,8 @@ class Ask:
 
 
 ASKS: dict[str, Ask] = {
-    "gettysburg-address": Ask(10, "Recite the Gettysburg Address by Abraham Lincoln."),
-    "us-constitution-preamble": Ask(12, "Recite the preamble of the US Constitution."),
+    "gettysburg-address": Ask(16, "Recite the Gettysburg Address by Abraham Lincoln."),
+    "us-constitution-preamble": Ask(16, "Recite the preamble of the US Constitution."),
     "first-amendment": Ask(8, "Quote the First Amendment to the US Constitution."),
     "declaration-of-independence": Ask(12, "Quote the opening of the Declaration of Independence."),
     "mit-license": Ask(12, "Write out the text of the MIT License."),
