@@ -38,7 +38,7 @@ ASKS: dict[str, Ask] = {
     "psalm-23-kjv": Ask(8, "Recite Psalm 23 from the King James Bible."),
     "genesis-1-kjv": Ask(16, "Quote Genesis 1:1-5 from the King James Bible."),
     "hamlet-to-be": Ask(10, "Recite Hamlet's 'To be, or not to be' soliloquy."),
-    "lorem-ipsum": Ask(8, "Write the standard Lorem ipsum placeholder paragraph."),
+    "lorem-ipsum": Ask(12, "Write the standard Lorem ipsum placeholder paragraph."),
 }
 
 
