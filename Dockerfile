@@ -3,7 +3,8 @@
 # (README.md, "copyguard serve").  Build: docker build -t copyguard .
 # /metrics and /admin/reload are not served on 0.0.0.0:8080 (reachable from other machines):
 # set COPYGUARD_ADMIN_LISTEN (compose and deploy/k8s use 0.0.0.0:8081) or COPYGUARD_ADMIN_TOKEN.
-# Linted by hadolint and checkov in `make test`; no image build is tested there (no Docker).
+# Linted by hadolint and checkov in `make test`; built and run by `make image` / `make image-test`
+# (docs/deploy.md).
 
 # ---- build: install the package (wheels only) into a venv -------------------------------
 FROM python:3.11-slim AS build
@@ -33,8 +34,8 @@ ENV PATH=/opt/copyguard/bin:$PATH \
 USER 10001:10001
 WORKDIR /var/lib/copyguard
 EXPOSE 8080
-# /healthz answers on the client listener (and on admin_listen when set); keep the port in
-# step with COPYGUARD_LISTEN if you change it.
+# /healthz answers on the client listener (and on admin_listen when set): probe the port
+# COPYGUARD_LISTEN gives at run time (a wildcard host is probed on loopback).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request as u; h, _, p = os.environ.get('COPYGUARD_LISTEN', '0.0.0.0:8080').rpartition(':'); h = {'': '127.0.0.1', '0.0.0.0': '127.0.0.1', '::': '[::1]', '[::]': '[::1]'}.get(h, h); u.urlopen(f'http://{h}:{p}/healthz', timeout=2)"]
 ENTRYPOINT ["copyguard", "serve"]

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit bench clean e2e
+.PHONY: install run test lint typecheck unit bench clean e2e image image-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 # A real model server (llama.cpp, SmolLM2-135M) behind the proxy; slow, not part of `test`.
 e2e: $(STAMP)
 	PYTHON=$(PYTHON) PYTEST=$(BIN)/pytest bash tests/e2e/run.sh
+
+# The Dockerfile built into localhost/copyguard:latest (podman, or docker where an engine
+# runs; a stand-in base from Debian's packages where python:3.11-slim cannot be pulled),
+# then run: health on any COPYGUARD_LISTEN, non-root, mounted rules, clean/protected answers,
+# SIGTERM drain; and the sidecar pod from deploy/k8s with `podman kube play`.  Not in `test`.
+image:
+	bash tests/image/build.sh
+
+image-test: $(STAMP) image
+	COPYGUARD_IMAGE_TEST=1 $(BIN)/pytest tests/image -rs -v
 
 # deploy/ and the Dockerfile: dashboard script lint, promtool (alert unit tests), hadolint,
 # checkov (its own venv: heavy, pinned deps).  kubernetes-validate and the real-Prometheus

