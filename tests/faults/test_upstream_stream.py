@@ -147,7 +147,7 @@ CASES: list[tuple[Mutation, str, str, dict[str, str]]] = [
 async def _direct(start_stack: StartStack, route: Route, answer: str) -> bytes:
     demo = await start_stack()
     status, _, body = await post(
-        demo.upstream + route.path, route.request("hi", True), {"x-demo-answer": answer}
+        demo.upstream + route.url(True), route.request("hi", True), {"x-demo-answer": answer}
     )
     assert status == 200
     return body
@@ -183,7 +183,7 @@ async def test_damaged_stream_has_a_defined_outcome(
     stack = await start_stack(
         replay=Replay(chunks, content_type=ctype), max_event_bytes=4096, read_timeout=2.0
     )
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", True))
+    status, _, body = await post(stack.proxy + route.url(True), route.request("hi", True))
     assert status == 200
     assert_no_protected_run(body)
     if outcome == SAME:
@@ -201,12 +201,12 @@ async def test_whole_answer_to_a_stream_request_is_guarded(
     """An upstream that answers a stream request with one JSON body gets it guarded whole."""
     demo = await start_stack()
     status, _, whole = await post(
-        demo.upstream + route.path, route.request("hi", False), {"x-demo-answer": POEM}
+        demo.upstream + route.url(False), route.request("hi", False), {"x-demo-answer": POEM}
     )
     assert status == 200
     replay = Replay([whole[:50], whole[50:]], content_type="application/json")
     stack = await start_stack(replay=replay)
-    status, headers, body = await post(stack.proxy + route.path, route.request("hi", True))
+    status, headers, body = await post(stack.proxy + route.url(True), route.request("hi", True))
     assert status == 200
     assert headers["Content-Type"].startswith("application/json")
     assert_no_protected_run(body)
@@ -219,12 +219,12 @@ async def test_protected_text_outside_a_whole_answer_is_withheld(
 ) -> None:
     """A whole answer carrying a work in a field no format defines gets the format's error."""
     demo = await start_stack()
-    status, _, whole = await post(demo.upstream + route.path, route.request("hi", False))
+    status, _, whole = await post(demo.upstream + route.url(False), route.request("hi", False))
     assert status == 200
     obj = orjson.loads(whole)
     obj["x_note"] = STANZA.decode()
     stack = await start_stack(replay=Replay([orjson.dumps(obj)], content_type="application/json"))
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", False))
+    status, _, body = await post(stack.proxy + route.url(False), route.request("hi", False))
     assert status == 502
     assert_no_protected_run(body)
     assert b"withheld" in body
@@ -241,7 +241,7 @@ async def test_protected_text_in_an_unguarded_responses_item_is_withheld(
     """An output item of a type no rewriter guards (code being run) is checked all the same."""
     route = next(r for r in ROUTES if r.name == "openai-responses")
     demo = await start_stack()
-    status, _, direct = await post(demo.upstream + route.path, route.request("hi", stream))
+    status, _, direct = await post(demo.upstream + route.url(stream), route.request("hi", stream))
     assert status == 200
     if stream:
         events = split_events(direct, False)
@@ -253,7 +253,7 @@ async def test_protected_text_in_an_unguarded_responses_item_is_withheld(
         obj["output"].append(_code_item(STANZA.decode()))
         chunks, ctype = [orjson.dumps(obj)], "application/json"
     stack = await start_stack(replay=Replay(chunks, content_type=ctype))
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", stream))
+    status, _, body = await post(stack.proxy + route.url(stream), route.request("hi", stream))
     assert_no_protected_run(body)
     assert b"withheld" in body
     assert ends_with_error(body) if stream else status == 502

@@ -52,7 +52,7 @@ async def test_clean_answer_is_byte_identical(
 ) -> None:
     """A clean answer with nothing held reaches the client exactly as the upstream sent it."""
     demo = await start_stack()
-    status, _, direct = await post(demo.upstream + route.path, route.request(CLEAN, stream))
+    status, _, direct = await post(demo.upstream + route.url(stream), route.request(CLEAN, stream))
     assert status == 200
     chunks = [direct[i : i + 97] for i in range(0, len(direct), 97)]
     ctype = (
@@ -61,7 +61,9 @@ async def test_clean_answer_is_byte_identical(
         else "application/json"
     )
     replay = await start_stack(replay=Replay(chunks, content_type=ctype))
-    status, headers, proxied = await post(replay.proxy + route.path, route.request(CLEAN, stream))
+    status, headers, proxied = await post(
+        replay.proxy + route.url(stream), route.request(CLEAN, stream)
+    )
     assert status == 200 and proxied == direct
     assert "X-Copyguard-Findings" not in headers
 
@@ -74,7 +76,7 @@ async def test_protected_answer_is_blocked(
     """Reproducing a sample work ends with the format's filter signal and leaks nothing."""
     stack = await start_stack()
     status, headers, body = await post(
-        stack.proxy + route.path, route.request("recite it", stream), {"x-demo-answer": POEM}
+        stack.proxy + route.url(stream), route.request("recite it", stream), {"x-demo-answer": POEM}
     )
     texts, filtered = route.read(body, stream)
     assert status == 200 and filtered
@@ -94,7 +96,7 @@ async def test_redaction_leaves_the_rest_intact(
     stack = await start_stack()
     lead, song = "Sure, here it is: ", WORKS[SONG].text
     _, _, body = await post(
-        stack.proxy + route.path,
+        stack.proxy + route.url(stream),
         route.request("echo: " + lead + song + " Hope you like it.", stream),
     )
     texts, filtered = route.read(body, stream)
@@ -116,7 +118,9 @@ async def test_choices_are_guarded_independently(
     """With n = 2, a protected choice is cut while the clean one arrives whole."""
     stack = await start_stack()
     body = route.request("anything", stream) | {"n": 2}
-    _, _, out = await post(stack.proxy + route.path, body, {"x-demo-answers": f"{POEM},clean"})
+    _, _, out = await post(
+        stack.proxy + route.url(stream), body, {"x-demo-answers": f"{POEM},clean"}
+    )
     objs = events(out)
     texts = route.texts(objs, stream)
     reasons = {
@@ -126,7 +130,7 @@ async def test_choices_are_guarded_independently(
         if c.get("finish_reason")
     }
     assert reasons == {0: "content_filter", 1: "stop"}
-    direct = await post(stack.upstream + route.path, body, {"x-demo-answers": "clean,clean"})
+    direct = await post(stack.upstream + route.url(stream), body, {"x-demo-answers": "clean,clean"})
     assert texts[1] == route.texts(events(direct[2]), stream)[0]
     assert_no_protected_run(out)
 
@@ -176,7 +180,7 @@ async def test_stored_objects_fetched_back_are_guarded(
     """GET /v1/responses/{id} and /v1/chat/completions/{id} return no protected run either."""
     demo = await start_stack()
     _, _, stored = await post(
-        demo.upstream + route.path, route.request("x", False), {"x-demo-answer": POEM}
+        demo.upstream + route.url(False), route.request("x", False), {"x-demo-answer": POEM}
     )
     replay = Replay([stored], content_type="application/json")
     stack = await start_stack(replay=replay)
@@ -194,7 +198,7 @@ async def test_blocking_closes_the_upstream(start_stack: StartStack, route: Rout
 
     stack = await start_stack(demo=DemoSettings(rules_dir=SAMPLE_RULES, delay_ms=10))
     _, _, body = await post(
-        stack.proxy + route.path, route.request("x", True), {"x-demo-answer": POEM}
+        stack.proxy + route.url(True), route.request("x", True), {"x-demo-answer": POEM}
     )
     assert route.read(body, True)[1]
     stats = stack.upstream_app[DEMO_STATS]
@@ -214,11 +218,11 @@ async def test_log_only_policy_is_invisible(
     (tmp_path / "policy.toml").write_text('action = "log"\n')
     demo = await start_stack()
     body = route.request("x", True)
-    _, _, direct = await post(demo.upstream + route.path, body, {"x-demo-answer": POEM})
+    _, _, direct = await post(demo.upstream + route.url(True), body, {"x-demo-answer": POEM})
     ctype = "application/x-ndjson" if route.ndjson else "text/event-stream"
     chunks = [direct[i : i + 61] for i in range(0, len(direct), 61)]
     stack = await start_stack(rules=tmp_path, replay=Replay(chunks, content_type=ctype))
-    _, _, proxied = await post(stack.proxy + route.path, body)
+    _, _, proxied = await post(stack.proxy + route.url(True), body)
     assert proxied == direct
     registry = stack.state.metrics.registry
     labels = {"collection": "poems", "work": POEM, "action": "log"}
