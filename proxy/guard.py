@@ -1,7 +1,7 @@
 """Join a dialect's text streams to matcher sessions and apply the policy's actions.
 
 ``ResponseGuard`` is the ``TextFilter`` a dialect talks to: one per response, one
-``MatchSession`` per stream key.  It releases only text the session calls safe,
+matcher ``Session`` per stream key.  It releases only text the session calls safe,
 replaces redacted findings, and ends a stream at the first blocking finding.
 """
 
@@ -16,11 +16,10 @@ from typing import Any, Protocol
 import orjson
 
 from proxy.dialects._strays import strays
-from proxy.dialects.base import DialectError
+from proxy.dialects.base import DialectError, Sent
 from proxy.matching.catalogue import Action
-from proxy.matching.index import MatchIndex
 from proxy.matching.normalize import MAX_WORD_CHARS, words
-from proxy.matching.session import Finding, MatchSession
+from proxy.matching.seam import Finding, Matcher, Session, scan_once
 
 
 class GuardObserver(Protocol):
@@ -41,7 +40,7 @@ class NullObserver:
 
 @dataclass(slots=True)
 class _Stream:
-    session: MatchSession
+    session: Session
     held: str = ""  # original text from ``done`` to what was fed
     done: int = 0  # original offset up to which text is settled (sent or redacted)
     sent: list[str] = field(default_factory=list)
@@ -56,7 +55,7 @@ class ResponseGuard:
 
     def __init__(
         self,
-        index: MatchIndex,
+        index: Matcher,
         observer: GuardObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -70,21 +69,22 @@ class ResponseGuard:
 
     # -- TextFilter ------------------------------------------------------------------------
 
-    def push(self, key: str, text: str) -> str:
+    def push(self, key: str, text: str) -> Sent:
         stream = self._stream(key)
         if stream.blocked or stream.closed or not text:
-            return ""
+            return Sent("", stream.blocked)
         stream.held += text
         stream.arrivals.append((stream.session.fed + len(text), self._clock()))
-        return self._release(key, stream, stream.session.feed(text), final=False)
+        out = self._release(key, stream, stream.session.feed(text), final=False)
+        return Sent(out, stream.blocked)
 
-    def close(self, key: str) -> str:
+    def close(self, key: str) -> Sent:
         stream = self._stream(key)
         if stream.blocked or stream.closed:
-            return ""
+            return Sent("", stream.blocked)
         out = self._release(key, stream, stream.session.flush(), final=True)
         stream.closed = True
-        return out
+        return Sent(out, stream.blocked)
 
     def blocked(self, key: str) -> bool:
         stream = self._streams.get(key)
@@ -102,8 +102,7 @@ class ResponseGuard:
         before = self._strays.get(path, "")
         joined = before + text
         # the last word counts as finished: nothing of a stray field is held back to wait
-        session = MatchSession(self._index)
-        found = [f for f in session.feed(joined) + session.flush() if f.end > len(before)]
+        found = [f for f in scan_once(self._index, joined) if f.end > len(before)]
         self._strays[path] = self._stray_tail(joined)
         hit = False
         for finding in found:
@@ -149,7 +148,7 @@ class ResponseGuard:
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = _Stream(MatchSession(self._index))
+            stream = self._streams[key] = _Stream(self._index.session())
         return stream
 
     def _release(self, key: str, stream: _Stream, settled: list[Finding], final: bool) -> str:

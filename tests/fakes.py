@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.dialects.base import Sent
+
 
 @dataclass
 class _Stream:
@@ -55,19 +57,19 @@ class ScriptedFilter:
         s.sent += out
         return out
 
-    def push(self, key: str, text: str) -> str:
+    def push(self, key: str, text: str) -> Sent:
         s = self._stream(key)
         self.events.append(("push", key, text))
         if s.blocked:
-            return ""
+            return Sent("", True)
         s.pending += text
-        return self._release(key, final=False)
+        return Sent(self._release(key, final=False), s.blocked)
 
-    def close(self, key: str) -> str:
+    def close(self, key: str) -> Sent:
         self.events.append(("close", key, ""))
         out = self._release(key, final=True)
         self._stream(key).closed = True
-        return out
+        return Sent(out, self._stream(key).blocked)
 
     def blocked(self, key: str) -> bool:
         return self._stream(key).blocked

@@ -17,6 +17,7 @@ import orjson
 from proxy.dialects._logprobs import LogprobBook
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.skeleton import EventStream, close_all, load_object
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 _HEAD = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
@@ -72,32 +73,13 @@ class _Choice:
     blocked: bool = False
 
 
-def wants_stream(request: Mapping[str, Any]) -> bool:
-    """``request["stream"]`` as a bool; anything but a bool or null is a client error."""
-    stream = request.get("stream", False)
-    if stream is not None and not isinstance(stream, bool):
-        raise DialectError('"stream" must be a boolean')
-    return bool(stream)
-
-
-def load_object(body: bytes | str) -> JsonObject:
-    """Parse a JSON object or raise ``DialectError``."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise DialectError(f"invalid JSON from upstream: {exc}") from None
-    if not isinstance(obj, dict):
-        raise DialectError("upstream JSON is not an object")
-    return obj
-
-
 def error_body(status: int, message: str) -> bytes:
-    """An OpenAI error object."""
+    """An OpenAI error object (chat, completions and Responses spell errors alike)."""
     kind = _ERROR_TYPES.get(status, "api_error")
     return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
 
 
-class OpenAIStream:
+class OpenAIStream(EventStream[SseEvent]):
     """A ``StreamRewriter`` for streams of ``{"choices": [...]}`` chunks."""
 
     fields: Fields = TOP_FIELDS  # the subclass's: everything else in a chunk is checked as stray
@@ -109,14 +91,12 @@ class OpenAIStream:
         track_logprobs: bool,
         max_event_bytes: int = 1 << 20,
     ) -> None:
-        self._guard = guard
-        self._sse = SseDecoder(max_event_bytes)
+        super().__init__(guard, SseDecoder(max_event_bytes))
         self._choices: dict[int, _Choice] = {}
         n = request.get("n")
         self._expected = n if isinstance(n, int) and n > 1 else 1
         self._book: LogprobBook[Any] | None = LogprobBook() if track_logprobs else None
         self._last: JsonObject = {}  # the last chunk object: its _HEAD fields head new chunks
-        self._finished = False
         self._done = False
 
     # -- what subclasses say about their format --
@@ -142,42 +122,19 @@ class OpenAIStream:
         """A choice that ends ``i`` with ``finish_reason: "content_filter"``."""
         raise NotImplementedError
 
-    # -- StreamRewriter --
-    @property
-    def finished(self) -> bool:
-        """True once the client's response is complete."""
-        return self._finished
+    # -- EventStream --
+    def ended(self) -> bytes:
+        """Upstream ended without ``[DONE]`` (servers differ): settle every open choice."""
+        return b"" if self._done else self._settle_all()
 
-    def feed(self, data: bytes) -> bytes:
-        """Rewrite the events completed by ``data``."""
-        return b"" if self._finished else self._events(self._sse.feed(data))
-
-    def flush(self) -> bytes:
-        """Upstream ended: rewrite the last events and settle every open choice."""
-        if self._finished:
-            return b""
-        out = self._events(self._sse.flush())
-        return out if self._finished or self._done else out + self._settle_all()
-
-    def fail(self, message: str) -> bytes:
+    def end(self, message: str) -> bytes:
         """Settle what is safe, then an error event and ``[DONE]``."""
-        if self._finished:
-            return b""
         out = self._settle_all(done=False) if not self._done else b""
         error = {"error": {"message": message, "type": "upstream_error", "code": None}}
         self._finished = True
         return out + encode_sse(orjson.dumps(error)) + DONE
 
-    # -- the work --
-    def _events(self, events: list[SseEvent]) -> bytes:
-        out = []
-        for event in events:
-            out.append(self._event(event))
-            if self._finished:
-                break
-        return b"".join(out)
-
-    def _event(self, event: SseEvent) -> bytes:
+    def event(self, event: SseEvent) -> bytes:
         if event.data is None:
             return event.raw
         if self._done:
@@ -236,8 +193,7 @@ class OpenAIStream:
                 out = ""
             else:
                 state.kinds.setdefault(slot.key, slot.kind)
-                out = guard.push(slot.key, text)
-                state.blocked = guard.blocked(slot.key)
+                out, state.blocked = guard.push(slot.key, text)
             if out != text:
                 slot.set(out)
                 changed = True
@@ -288,12 +244,8 @@ class OpenAIStream:
         return changed
 
     def _close(self, state: _Choice) -> dict[str, str]:
-        texts: dict[str, str] = {}
-        for key in state.kinds:
-            text = self._guard.close(key)
-            if text:
-                texts[key] = text
-            state.blocked = state.blocked or self._guard.blocked(key)
+        texts, blocked = close_all(self._guard, state.kinds)
+        state.blocked = state.blocked or blocked
         return texts
 
     def _release(self, state: _Choice, extra: Iterable[str] = ()) -> dict[str, list[Any]]:

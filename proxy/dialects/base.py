@@ -9,9 +9,16 @@ to a ``TextFilter`` and writes back only what the filter releases.  No I/O here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 JsonObject = dict[str, Any]
+
+
+class Sent(NamedTuple):
+    """The guard's answer to one push or close: what to send now, and whether that ends it."""
+
+    text: str  # the text now safe to send (held, released or redacted)
+    blocked: bool  # the stream is blocked from now on: nothing more will be released
 
 
 class DialectError(Exception):
@@ -31,16 +38,17 @@ class TextFilter(Protocol):
     key starts a fresh matcher session.
     """
 
-    def push(self, key: str, text: str) -> str:
+    def push(self, key: str, text: str) -> Sent:
         """Feed the next output text of ``key``; return the text now safe to send.
 
-        The return value may be shorter than ``text`` (held back), longer
-        (earlier held text released), or rewritten (redacted).  Once
-        ``blocked(key)`` is true, further pushes return ``""``.
+        The text may be shorter than ``text`` (held back), longer (earlier held
+        text released), or rewritten (redacted).  ``blocked``: a blocking finding
+        ended the stream (the text is what came before it); further pushes
+        return ``Sent("", True)``.
         """
         ...
 
-    def close(self, key: str) -> str:
+    def close(self, key: str) -> Sent:
         """End of stream ``key``: settle all held text and return what may be sent."""
         ...
 
@@ -106,6 +114,13 @@ class Dialect(Protocol):
 
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
         """Whether the client asked for a streamed response."""
+        ...
+
+    def answers_as_stream(self, content_type: str) -> bool:
+        """Whether an upstream answer of ``content_type`` to a stream request is a stream.
+
+        Servers that ignore ``stream`` answer with one JSON body: that is guarded whole.
+        """
         ...
 
     def stream_rewriter(

@@ -10,20 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import (
-    CHOICE_FIELDS,
-    TOP_FIELDS,
-    OpenAIStream,
-    Slot,
-    error_body,
-    load_object,
-    wants_stream,
-)
-from proxy.dialects._strays import Fields, check_strays
+from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIStream, Slot, error_body
+from proxy.dialects._strays import Fields
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.skeleton import JsonDialect, whole_text
 
 _REASONING = ("reasoning_content", "reasoning")
 _CALL: Fields = {"name": None, "arguments": None}
@@ -133,16 +124,12 @@ def _same(a: list[Any], b: list[Any]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
-class OpenAIChat:
+class OpenAIChat(JsonDialect):
     """The Chat Completions dialect."""
 
     name = "openai-chat"
-    paths: tuple[str, ...] = ("/v1/chat/completions",)
-    stream_media_type = "text/event-stream"
-
-    def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        """Whether ``"stream": true`` was asked for."""
-        return wants_stream(request)
+    paths = ("/v1/chat/completions",)
+    body_fields = WHOLE_FIELDS
 
     def stream_rewriter(
         self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
@@ -151,31 +138,26 @@ class OpenAIChat:
         track = bool(request.get("logprobs"))
         return _ChatStream(guard, request, track_logprobs=track, max_event_bytes=max_event_bytes)
 
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
+    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         """Filter every choice of a ``chat.completion`` object."""
-        obj = load_object(body)
-        check_strays(obj, WHOLE_FIELDS, guard)
         choices = obj.get("choices")
         if not isinstance(choices, list):
-            return body
+            return None
         changed = False
         for pos, choice in enumerate(choices):
             if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
                 raise DialectError("chat completion choice without a message")
             changed |= self._rewrite_choice(choice.get("index", pos), choice, guard)
-        report = guard.report()
-        if report is not None:
-            obj["copyguard"] = report
-            changed = True
-        return orjson.dumps(obj) if changed else body
+        return changed
 
     @staticmethod
     def _rewrite_choice(i: int, choice: JsonObject, guard: TextFilter) -> bool:
         slots = _slots(i, choice["message"], streamed=False)
         changed = blocked = False
         for slot in slots:
-            out = "" if blocked else guard.push(slot.key, slot.original) + guard.close(slot.key)
-            blocked = blocked or guard.blocked(slot.key)
+            out = ""
+            if not blocked:
+                out, blocked = whole_text(guard, slot.key, slot.original)
             if out != slot.original:
                 slot.set(out)
                 changed = True

@@ -10,20 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import (
-    CHOICE_FIELDS,
-    TOP_FIELDS,
-    OpenAIStream,
-    Slot,
-    error_body,
-    load_object,
-    wants_stream,
-)
-from proxy.dialects._strays import Fields, check_strays
+from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIStream, Slot, error_body
+from proxy.dialects._strays import Fields
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.skeleton import JsonDialect, whole_text
 
 _LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
 FIELDS: Fields = TOP_FIELDS | {"choices": {"*": CHOICE_FIELDS | {"text": None}}}
@@ -83,16 +74,12 @@ class _CompletionsStream(OpenAIStream):
         return {"index": i, "text": "", "logprobs": None, "finish_reason": "content_filter"}
 
 
-class OpenAICompletions:
+class OpenAICompletions(JsonDialect):
     """The legacy Completions dialect."""
 
     name = "openai-completions"
-    paths: tuple[str, ...] = ("/v1/completions",)
-    stream_media_type = "text/event-stream"
-
-    def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        """Whether ``"stream": true`` was asked for."""
-        return wants_stream(request)
+    paths = ("/v1/completions",)
+    body_fields = FIELDS
 
     def stream_rewriter(
         self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
@@ -101,24 +88,22 @@ class OpenAICompletions:
         track = request.get("logprobs") is not None  # logprobs=0 still returns the chosen token
         return _CompletionsStream(guard, request, track, max_event_bytes)
 
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
+    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         """Filter every choice of a ``text_completion`` object."""
-        obj = load_object(body)
-        check_strays(obj, FIELDS, guard)
         choices = obj.get("choices")
         if not isinstance(choices, list):
-            return body
+            return None
         changed = False
         for pos, choice in enumerate(choices):
             if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
                 raise DialectError("completion choice without text")
             key = f"{choice.get('index', pos)}"
             text: str = choice["text"]
-            out = guard.push(key, text) + guard.close(key)
+            out, blocked = whole_text(guard, key, text)
             if out != text:
                 choice["text"] = out
                 changed = True
-            if guard.blocked(key):
+            if blocked:
                 choice["finish_reason"] = "content_filter"
                 changed = True
             found = _entries(choice)
@@ -127,11 +112,7 @@ class OpenAICompletions:
                 if len(kept) != len(found[0]):
                     _set_entries(choice, kept)
                     changed = True
-        report = guard.report()
-        if report is not None:
-            obj["copyguard"] = report
-            changed = True
-        return orjson.dumps(obj) if changed else body
+        return changed
 
     def error_body(self, status: int, message: str) -> bytes:
         """``{"error": {...}}`` as OpenAI sends it."""
