@@ -115,11 +115,13 @@ def _response(reply: Reply, rid: str, candidates: list[JsonObject], tokens: int)
         "candidatesTokenCount": tokens,
         "totalTokenCount": reply.prompt_tokens + tokens,
     }
+    # Google sends the ids last; first here, so that a stream's last bytes are the same on
+    # every run (tests compare them).
     return {
+        "responseId": rid,
+        "modelVersion": reply.model,
         "candidates": candidates,
         "usageMetadata": usage,
-        "modelVersion": reply.model,
-        "responseId": rid,
     }
 
 

@@ -2,10 +2,11 @@
 
 Stream keys: ``"{c}"`` for the text parts of candidate ``c``, ``"{c}/thought"`` for its thought
 parts; a candidate's parts over all events are one stream each.  Other parts (function calls,
-code) are not held back: their strings are checked as strays.  A stream is SSE (``alt=sse``)
-or one JSON array sent piece by piece, told apart by its first byte; events the guard left
-alone are forwarded byte for byte.  Text still held when a candidate's ``finishReason`` comes
-goes into that event, the report into the event that finishes the last candidate.
+code) are not held back: their strings are checked as strays.  A stream is SSE (``alt=sse``),
+one JSON array sent piece by piece, or (a server that ignored the stream) one response, told
+apart by the first byte; events the guard left alone are forwarded byte for byte.  Text still
+held when a candidate's ``finishReason`` comes goes into that event; the report goes into the
+event that finishes the last candidate.
 
 A block ends the response in one event: every unfinished candidate gets ``finishReason:
 "RECITATION"`` (Gemini's own reason for reproduced text), with the report and the last
@@ -14,15 +15,16 @@ A block ends the response in one event: every unfinished candidate gets ``finish
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
-from proxy.dialects.jsonarray import JsonArrayDecoder
-from proxy.dialects.sse import SseDecoder, encode_sse
+from proxy.dialects.jsonarray import ArrayItem, JsonArrayDecoder
+from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, load_object
+from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 _PART: Fields = {
     "text": None, "thought": None, "thoughtSignature": None, "inlineData": ..., "fileData": ...,
@@ -44,16 +46,17 @@ _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DEN
 BLOCKED = "RECITATION"
 
 
-def _loads(data: str | bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise DialectError(f"invalid JSON from upstream: {exc}") from None
-
-
 def _error(status: int, message: str) -> JsonObject:
     name = _STATUS.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")
     return {"error": {"code": status, "message": message, "status": name}}
+
+
+def _parts(candidate: JsonObject) -> list[JsonObject]:
+    content = candidate.setdefault("content", {"parts": [], "role": "model"})
+    parts = content.setdefault("parts", []) if isinstance(content, dict) else None
+    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
+        raise DialectError('"content.parts" is not a list of objects')
+    return parts
 
 
 class _Texts:
@@ -66,9 +69,6 @@ class _Texts:
 
     def apply(self, obj: JsonObject, close: bool) -> bool:
         """Guard ``obj``'s candidates, closing those that finish (all if ``close``)."""
-        if not isinstance(obj, dict):
-            raise DialectError("expected a JSON object from upstream")
-        check_strays(obj, FIELDS, self.guard)
         candidates = obj.get("candidates") or []
         if not isinstance(candidates, list) or not all(isinstance(c, dict) for c in candidates):
             raise DialectError('"candidates" is not a list of objects')
@@ -77,29 +77,28 @@ class _Texts:
             index = candidate.get("index", position)
             if not isinstance(index, int):
                 raise DialectError('"index" is not an integer')
-            keys = self.open.setdefault(index, set())
+            keys, altered = self.open.setdefault(index, set()), False
             for part in _parts(candidate):
-                text = part.get("text")
-                if text is not None:
+                if (text := part.get("text")) is not None:
                     key = f"{index}/thought" if part.get("thought") is True else str(index)
                     keys.add(key)
-                    out = self.guard.push(key, text)
+                    out, blocked = self.guard.push(key, text)
+                    self.blocked = self.blocked or blocked
                     if out != text:
-                        part["text"], changed = out, True
-                    self.blocked = self.blocked or self.guard.blocked(key)
+                        part["text"], altered = out, True
             if close or "finishReason" in candidate:
-                changed = self._close(index, candidate) or changed
-            if changed:
+                altered = self._close(index, candidate) or altered
+            if altered:
                 candidate.pop("logprobsResult", None)
+            changed = changed or altered
         return changed
 
     def end(self, obj: JsonObject) -> bool:
-        """Close every open candidate into ``obj``; on a block they end with RECITATION."""
+        """Close every open candidate into ``obj``; after a block they end with RECITATION."""
         entries = {c.get("index", i): c for i, c in enumerate(obj.setdefault("candidates", []))}
         changed = False
         for index in sorted(self.open):
-            candidate = entries.get(index)
-            if candidate is None:
+            if (candidate := entries.get(index)) is None:
                 candidate = {"content": {"parts": [], "role": "model"}, "index": index}
                 obj["candidates"].append(candidate)
             changed = self._close(index, candidate) or changed
@@ -111,8 +110,8 @@ class _Texts:
         changed = False
         for key in sorted(self.open.pop(index, ())):
             was_blocked = self.guard.blocked(key)
-            rest = self.guard.close(key)
-            if self.guard.blocked(key):
+            rest, blocked = self.guard.close(key)
+            if blocked:
                 self.blocked, candidate["finishReason"], changed = True, BLOCKED, True
             if rest and not was_blocked:
                 thought = key.endswith("/thought")
@@ -121,112 +120,100 @@ class _Texts:
                     same[-1]["text"] += rest
                 else:
                     _parts(candidate).append(
-                        {"text": rest, **({"thought": True} if thought else {})}
+                        {"text": rest, "thought": True} if thought else {"text": rest}
                     )
                 changed = True
         return changed
 
 
-def _parts(candidate: JsonObject) -> list[JsonObject]:
-    content = candidate.setdefault("content", {"parts": [], "role": "model"})
-    parts = content.setdefault("parts", []) if isinstance(content, dict) else None
-    if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
-        raise DialectError('"content.parts" is not a list of objects')
-    return parts
+class _Framing:
+    """A stream's framing, told by its first byte: a JSON array, one response, or SSE."""
 
+    def __init__(self, max_bytes: int) -> None:
+        self.kind = ""  # "array", "whole" or "sse" once known
+        self._max = max_bytes
+        self._head = b""
+        self._inner: SseDecoder | JsonArrayDecoder | None = None
 
-class _GeminiStream:
-    """One streamed response, SSE or a JSON array: bytes in, guarded bytes out."""
+    def feed(self, data: bytes) -> Sequence[SseEvent | ArrayItem]:
+        if self._inner is None:
+            self._head += data
+            if (first := self._head.lstrip()[:1]) in (b"", b"{"):  # a whole body comes at flush
+                if len(self._head) > self._max:
+                    raise DialectError(f"upstream answer larger than {self._max} bytes")
+                return []
+            self.kind = "array" if first == b"[" else "sse"
+            self._inner = JsonArrayDecoder(self._max) if first == b"[" else SseDecoder(self._max)
+            data, self._head = self._head, b""
+        return self._inner.feed(data)
 
-    def __init__(self, guard: TextFilter, max_event_bytes: int = 1 << 20) -> None:
-        self._guard = guard
-        self._texts = _Texts(guard)
-        self._max = max_event_bytes
-        self._decoder: SseDecoder | JsonArrayDecoder | None = None
-        self._head = b""  # leading whitespace, until the first byte tells the framing
-        self._array = False
-        self._opened = False  # an event was sent (in an array: its "[")
-        self._usage: Any = None
-        self._reported = False
-        self._finished = False
+    def flush(self) -> Sequence[SseEvent | ArrayItem]:
+        if self._inner is not None:
+            return self._inner.flush()
+        self.kind = "whole"
+        return [ArrayItem(self._head, self._head)] if self._head.strip() else []
 
     @property
-    def finished(self) -> bool:
-        return self._finished
+    def closed(self) -> bool:
+        return isinstance(self._inner, JsonArrayDecoder) and self._inner.closed
 
-    def feed(self, data: bytes) -> bytes:
-        if self._finished:
-            return b""
-        if self._decoder is None:
-            self._head += data
-            start = self._head.lstrip()[:1]
-            if not start:
-                return b""
-            self._array = start == b"["
-            self._decoder = JsonArrayDecoder(self._max) if self._array else SseDecoder(self._max)
-            data, self._head = self._head, b""
-        return self._run(self._decoder.feed(data))
 
-    def flush(self) -> bytes:
-        if self._finished:
-            return b""
-        out = self._run(self._decoder.flush()) if self._decoder is not None else b""
-        if self._finished:
-            return out
-        if self._opened and not self._texts.open and not self._array:
-            return out + self._end()  # SSE has no last event: every candidate finished
-        return out + self.fail("upstream stream ended before every candidate finished")
+class _GeminiStream(EventStream[SseEvent | ArrayItem]):
+    """One streamed response: guarded bytes out in the framing that came in."""
 
-    def fail(self, message: str) -> bytes:
-        if self._finished:
-            return b""
-        return self._end(error=_error(500, message))
+    def __init__(self, guard: TextFilter, max_event_bytes: int) -> None:
+        self._framing = _Framing(max_event_bytes)
+        super().__init__(guard, self._framing)
+        self._texts = _Texts(guard)
+        self._opened = False  # an event was sent (in an array: the "[")
+        self._usage: Any = None
+        self._reported = False
 
-    def _run(self, items: Iterable[Any]) -> bytes:
-        out = bytearray()
-        for item in items:
-            if self._finished:
-                break
-            raw, value = item.raw, item.value if self._array else item.data
-            if value is None:  # a comment, or the array's punctuation
-                closed = isinstance(self._decoder, JsonArrayDecoder) and self._decoder.closed
-                out += self._end(closing=raw) if closed else raw
-                continue
-            obj = _loads(value)
-            changed = self._texts.apply(obj, close=False)
-            self._opened = True
-            self._usage = obj.get("usageMetadata", self._usage)
-            if "error" in obj:
-                out += self._end(upstream=raw)
-                continue
-            if self._texts.blocked:
-                self._texts.end(obj)
-                if self._usage is not None:
-                    obj["usageMetadata"] = self._usage
-                self._finished = changed = True
-            if self._texts.blocked or not self._texts.open:
-                changed = self._report(obj) or changed
-            if changed:
-                out += self._encode(obj, item.prefix if self._array else None)
-            else:
-                out += raw
-            if self._finished and self._array:
-                out += b"]"
-        return bytes(out)
+    def event(self, event: SseEvent | ArrayItem) -> bytes:
+        array, whole = self._framing.kind == "array", self._framing.kind == "whole"
+        value = event.value if isinstance(event, ArrayItem) else event.data
+        if value is None:  # a comment, or the array's punctuation
+            return self._settle(closing=event.raw) if self._framing.closed else event.raw
+        obj = load_object(value)
+        check_strays(obj, FIELDS, self._guard)
+        changed = self._texts.apply(obj, close=whole)
+        self._opened = True
+        self._usage = obj.get("usageMetadata", self._usage)
+        if "error" in obj:
+            return self._settle(upstream=event.raw)
+        if self._texts.blocked:
+            self._texts.end(obj)
+            if self._usage is not None:
+                obj["usageMetadata"] = self._usage
+            changed = True
+        if self._texts.blocked or not self._texts.open:
+            changed = self._report(obj) or changed
+        self._finished = self._texts.blocked or whole
+        out = (
+            self._encode(obj, event.prefix if isinstance(event, ArrayItem) else b"")
+            if changed
+            else event.raw
+        )
+        return out + b"]" if array and self._finished else out
+
+    def end(self, message: str) -> bytes:
+        return self._settle(error=_error(500, message))
+
+    def ended(self) -> bytes:
+        """SSE has no last event: the stream is complete once every candidate finished."""
+        complete = self._framing.kind == "sse" and self._opened and not self._texts.open
+        return self._settle() if complete else self.end(self.ENDED_EARLY)
 
     def _report(self, obj: JsonObject) -> bool:
-        """Attach the report (once) to ``obj``; True if it was."""
-        report = None if self._reported else self._guard.report()
-        self._reported = self._reported or report is not None
-        if report is not None:
-            obj["copyguard"] = report
-        return report is not None
+        """Attach the report to ``obj`` unless an earlier event has it; whether it did."""
+        self._reported = self._reported or attach_report(obj, self._guard)
+        return "copyguard" in obj
 
-    def _end(
+    def _settle(
         self, error: JsonObject | None = None, upstream: bytes = b"", closing: bytes = b""
     ) -> bytes:
-        """Settle every stream (held text and the report in one event), then end the stream
-        with the upstream's error event, our ``error`` or the array's closing bytes."""
+        """Held text and the report in one last event, then the upstream's error event, our
+        ``error`` or the array's closing bytes; the stream is finished."""
         last: JsonObject = {}
         changed = self._texts.end(last)
         if self._texts.blocked and self._usage is not None:
@@ -235,53 +222,45 @@ class _GeminiStream:
         if not self._texts.blocked:
             out += upstream if error is None else self._encode(error)
         self._finished = True
-        if self._array:
+        if self._framing.kind == "array":
             out += closing or (b"]" if self._opened else b"[]")
         return out
 
     def _encode(self, obj: JsonObject, prefix: bytes | None = None) -> bytes:
-        data = orjson.dumps(obj)
-        if not self._array:
-            return encode_sse(data)
+        if self._framing.kind != "array":
+            return (
+                orjson.dumps(obj)
+                if self._framing.kind == "whole"
+                else encode_sse(orjson.dumps(obj))
+            )
         if prefix is None:
             prefix = b"," if self._opened else b"["
         self._opened = True
-        return prefix + data
+        return prefix + orjson.dumps(obj)
 
 
-class _Gemini:
+class _Gemini(JsonDialect):
     """What both routes share: one response shape, streamed or whole."""
 
     name = "gemini"
-    stream_media_type = "text/event-stream"
-    _stream = False
+    body_fields = FIELDS
+    _streams = False
 
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        """The route, not the body, says whether to stream."""
-        return self._stream
+        """The route, not the body, asks for a stream."""
+        return self._streams
+
+    def answers_as_stream(self, content_type: str) -> bool:
+        """Gemini streams JSON arrays as ``application/json``; the rewriter tells them apart."""
+        return True
 
     def stream_rewriter(
         self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
     ) -> StreamRewriter:
         return _GeminiStream(guard, max_event_bytes)
 
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
-        """Guard one response, or a whole JSON-array stream (sent as ``application/json``)."""
-        if body.lstrip()[:1] == b"[":
-            stream = _GeminiStream(guard, max(len(body), 1))
-            out = stream.feed(body) + stream.flush()
-            return body if out == body else out
-        obj = _loads(body)
-        texts = _Texts(guard)
-        changed = texts.apply(obj, close=True)
-        if "error" in obj:
-            return body
-        if texts.blocked or guard.report() is not None:
-            report = guard.report()
-            if report is not None:
-                obj["copyguard"] = report
-            changed = True
-        return orjson.dumps(obj) if changed else body
+    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
+        return None if "error" in obj else _Texts(guard).apply(obj, close=True)
 
     def error_body(self, status: int, message: str) -> bytes:
         return orjson.dumps(_error(status, message))
@@ -302,4 +281,4 @@ class GeminiStream(_Gemini):
     """``POST /v1beta/models/{model}:streamGenerateContent``: SSE or a JSON array."""
 
     paths = _paths("streamGenerateContent")
-    _stream = True
+    _streams = True

@@ -176,10 +176,24 @@ async def test_damaged_stream_has_a_defined_outcome(
     outcome = except_on.get(route.name, outcome)
     if mutate is multiline_data and route.ndjson:
         pytest.skip("NDJSON has no multi-line events")
+    if route.array:
+        pytest.skip("a JSON-array stream has its own damage (test_damaged_array_stream)")
+    await _check_damage(start_stack, route, lambda e: mutate(e, route.ndjson), answer, outcome)
+
+
+async def _check_damage(
+    start_stack: StartStack,
+    route: Route,
+    mutate: Callable[[list[bytes]], list[bytes]],
+    answer: str,
+    outcome: str,
+) -> None:
     direct = await _direct(start_stack, route, answer)
-    damaged = mutate(split_events(direct, route.ndjson), route.ndjson)
+    damaged = mutate(split_events(direct, route.ndjson))
     chunks = [c for piece in damaged for c in (piece[:7], piece[7:]) if c]
     ctype = "application/x-ndjson" if route.ndjson else "text/event-stream"
+    if route.array:
+        ctype = "application/json; charset=UTF-8"
     stack = await start_stack(
         replay=Replay(chunks, content_type=ctype), max_event_bytes=4096, read_timeout=2.0
     )
@@ -192,6 +206,55 @@ async def test_damaged_stream_has_a_defined_outcome(
         assert route.filtered([o for o in objects(body) if isinstance(o, dict)], True)
     else:
         assert ends_with_error(body)
+
+
+def _element(piece: bytes, change: Callable[[Any], Any]) -> bytes:
+    """A JSON-array element (with its separator, or the closing bracket) changed by ``change``."""
+    start, end = piece.index(b"{"), piece.rindex(b"}") + 1
+    return piece[:start] + orjson.dumps(change(orjson.loads(piece[start:end]))) + piece[end:]
+
+
+def _noted(value: str) -> Callable[[Any], Any]:
+    return lambda obj: obj | {"x_note": value}
+
+
+# (mutation of the elements, each with the separator before it; answer; outcome)
+ARRAY_CASES: list[tuple[str, Callable[[list[bytes]], list[bytes]], str, str]] = [
+    ("garbage_element", lambda e: _insert(e, 3, b"\r\n,{this is not json}"), POEM, ERROR),
+    ("noise_between", lambda e: _insert(e, 3, b"\r\n@@ line noise @@"), POEM, ERROR),
+    ("scalar_element", lambda e: _insert(e, 3, b"\r\n,42"), CLEAN, ERROR),
+    ("poem_in_unknown_field", lambda e: [_element(e[3], _noted(STANZA.decode())), *e[4:]], CLEAN,
+     ERROR),
+    ("poem_word_by_word", lambda e: [_element(p, _noted(w + " ")) for p, w in
+                                     zip(e, STANZA.decode().split() * 9, strict=False)], CLEAN,
+     ERROR),
+    ("whitespace", lambda e: [w for p in e for w in (b" \n\t\r\n ", p)], CLEAN, SAME),
+    ("whitespace", lambda e: [w for p in e for w in (b" \n\t\r\n ", p)], POEM, FILTERED),
+    ("compact", lambda e: [_element(p, lambda o: o) for p in e], CLEAN, SAME),
+    ("compact", lambda e: [_element(p, lambda o: o) for p in e], POEM, FILTERED),
+    ("missing_end", lambda e: [*e[:-1], e[-1].rstrip()[:-1]], CLEAN, ERROR),
+    ("cut_mid_element", lambda e: [*e[:5], e[5][: len(e[5]) // 2]], CLEAN, ERROR),
+    ("oversized", lambda e: _insert(e, 3, b"\r\n,{\"pad\":\"" + b"x" * (64 << 10) + b'"}'), POEM,
+     ERROR),
+    ("non_utf8", lambda e: [b"".join(e).replace(b'"Cert', b'"\xffCert', 1)], POEM, ERROR),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "answer", "outcome"),
+    [case[1:] for case in ARRAY_CASES],
+    ids=[f"{name}-{answer.split('/')[0]}" for name, _, answer, _ in ARRAY_CASES],
+)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.array], ids=lambda r: r.name)
+async def test_damaged_array_stream(
+    start_stack: StartStack,
+    route: Route,
+    mutate: Callable[[list[bytes]], list[bytes]],
+    answer: str,
+    outcome: str,
+) -> None:
+    """A JSON-array stream damaged one way gives its defined outcome and leaks nothing."""
+    await _check_damage(start_stack, route, mutate, answer, outcome)
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)
