@@ -51,9 +51,20 @@ def _error(status: int, message: str) -> JsonObject:
     return {"error": {"code": status, "message": message, "status": name}}
 
 
-def _parts(candidate: JsonObject) -> list[JsonObject]:
-    content = candidate.setdefault("content", {"parts": [], "role": "model"})
-    parts = content.setdefault("parts", []) if isinstance(content, dict) else None
+def _parts(candidate: JsonObject, create: bool = True) -> list[JsonObject]:
+    """A candidate's ``content.parts`` (made, empty, if missing and ``create``)."""
+    content = candidate.get("content")
+    if content is None:
+        if not create:
+            return []
+        content = candidate["content"] = {"role": "model"}
+    if not isinstance(content, dict):
+        raise DialectError('"content" is not an object')
+    parts = content.get("parts")
+    if parts is None:
+        if not create:
+            return []
+        parts = content["parts"] = []
     if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
         raise DialectError('"content.parts" is not a list of objects')
     return parts
@@ -69,7 +80,7 @@ class _Texts:
 
     def apply(self, obj: JsonObject, close: bool) -> bool:
         """Guard ``obj``'s candidates, closing those that finish (all if ``close``)."""
-        candidates = obj.get("candidates") or []
+        candidates = obj.get("candidates", [])
         if not isinstance(candidates, list) or not all(isinstance(c, dict) for c in candidates):
             raise DialectError('"candidates" is not a list of objects')
         changed = False
@@ -77,20 +88,22 @@ class _Texts:
             index = candidate.get("index", position)
             if not isinstance(index, int):
                 raise DialectError('"index" is not an integer')
-            keys, altered = self.open.setdefault(index, set()), False
-            for part in _parts(candidate):
+            parts, keys = _parts(candidate, create=False), self.open.setdefault(index, set())
+            before = [p.get("text") for p in parts], candidate.get("finishReason")
+            for part in parts:
                 if (text := part.get("text")) is not None:
+                    if not isinstance(text, str):
+                        raise DialectError('a part\'s "text" is not a string')
                     key = f"{index}/thought" if part.get("thought") is True else str(index)
                     keys.add(key)
-                    out, blocked = self.guard.push(key, text)
+                    part["text"], blocked = self.guard.push(key, text)
                     self.blocked = self.blocked or blocked
-                    if out != text:
-                        part["text"], altered = out, True
             if close or "finishReason" in candidate:
-                altered = self._close(index, candidate) or altered
-            if altered:
+                self._close(index, candidate)
+            if before != ([p.get("text") for p in _parts(candidate, create=False)],
+                          candidate.get("finishReason")):  # fmt: skip
                 candidate.pop("logprobsResult", None)
-            changed = changed or altered
+                changed = True
         return changed
 
     def end(self, obj: JsonObject) -> bool:
@@ -173,7 +186,11 @@ class _GeminiStream(EventStream[SseEvent | ArrayItem]):
         array, whole = self._framing.kind == "array", self._framing.kind == "whole"
         value = event.value if isinstance(event, ArrayItem) else event.data
         if value is None:  # a comment, or the array's punctuation
-            return self._settle(closing=event.raw) if self._framing.closed else event.raw
+            if not self._framing.closed:
+                return event.raw
+            return self._settle(
+                _error(500, self.ENDED_EARLY) if self._texts.open else None, closing=event.raw
+            )
         obj = load_object(value)
         check_strays(obj, FIELDS, self._guard)
         changed = self._texts.apply(obj, close=whole)
