@@ -1,30 +1,27 @@
 """Google Gemini (``models/{model}:generateContent``, ``:streamGenerateContent``).
 
-Stream keys: ``"{c}"`` for the text parts of candidate ``c``, ``"{c}/thought"`` for its thought
-parts; a candidate's parts over all events are one stream each.  Other parts (function calls,
-code) are not held back: their strings are checked as strays.  A stream is SSE (``alt=sse``),
-one JSON array sent piece by piece, or (a server that ignored the stream) one response, told
-apart by the first byte; events the guard left alone are forwarded byte for byte.  Text still
-held when a candidate's ``finishReason`` comes goes into that event; the report goes into the
-event that finishes the last candidate.
-
+Stream keys: ``"{c}"`` for candidate ``c``'s text parts, ``"{c}/thought"`` for its thoughts,
+over all events.  Other parts (function calls, code) are checked as strays.  A stream is SSE
+(``alt=sse``), a JSON array sent piece by piece, or one response (the server ignored the
+stream), told by its first byte; events left alone go out byte for byte.  Held text goes into
+the event with the candidate's ``finishReason``, the report into the one finishing the last.
 A block ends the response in one event: every unfinished candidate gets ``finishReason:
-"RECITATION"`` (Gemini's own reason for reproduced text), with the report and the last
-``usageMetadata`` seen.  ``logprobsResult`` (token texts) is dropped where text changed.
+"RECITATION"`` (Gemini's reason for reproduced text), with the report and the last
+``usageMetadata``.  ``logprobsResult`` (token texts) is dropped where text changed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
-from proxy.dialects.jsonarray import ArrayItem, JsonArrayDecoder
+from proxy.dialects.jsonarray import AnyJsonStream, ArrayItem
 from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, load_object
-from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
+from proxy.dialects.sse import SseEvent, encode_sse
 
 _PART: Fields = {
     "text": None, "thought": None, "thoughtSignature": None, "inlineData": ..., "fileData": ...,
@@ -53,18 +50,10 @@ def _error(status: int, message: str) -> JsonObject:
 
 def _parts(candidate: JsonObject, create: bool = True) -> list[JsonObject]:
     """A candidate's ``content.parts`` (made, empty, if missing and ``create``)."""
-    content = candidate.get("content")
-    if content is None:
-        if not create:
-            return []
-        content = candidate["content"] = {"role": "model"}
+    content = (candidate.setdefault if create else candidate.get)("content", {"role": "model"})
     if not isinstance(content, dict):
         raise DialectError('"content" is not an object')
-    parts = content.get("parts")
-    if parts is None:
-        if not create:
-            return []
-        parts = content["parts"] = []
+    parts = (content.setdefault if create else content.get)("parts", [])
     if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
         raise DialectError('"content.parts" is not a list of objects')
     return parts
@@ -139,43 +128,11 @@ class _Texts:
         return changed
 
 
-class _Framing:
-    """A stream's framing, told by its first byte: a JSON array, one response, or SSE."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.kind = ""  # "array", "whole" or "sse" once known
-        self._max = max_bytes
-        self._head = b""
-        self._inner: SseDecoder | JsonArrayDecoder | None = None
-
-    def feed(self, data: bytes) -> Sequence[SseEvent | ArrayItem]:
-        if self._inner is None:
-            self._head += data
-            if (first := self._head.lstrip()[:1]) in (b"", b"{"):  # a whole body comes at flush
-                if len(self._head) > self._max:
-                    raise DialectError(f"upstream answer larger than {self._max} bytes")
-                return []
-            self.kind = "array" if first == b"[" else "sse"
-            self._inner = JsonArrayDecoder(self._max) if first == b"[" else SseDecoder(self._max)
-            data, self._head = self._head, b""
-        return self._inner.feed(data)
-
-    def flush(self) -> Sequence[SseEvent | ArrayItem]:
-        if self._inner is not None:
-            return self._inner.flush()
-        self.kind = "whole"
-        return [ArrayItem(self._head, self._head)] if self._head.strip() else []
-
-    @property
-    def closed(self) -> bool:
-        return isinstance(self._inner, JsonArrayDecoder) and self._inner.closed
-
-
 class _GeminiStream(EventStream[SseEvent | ArrayItem]):
     """One streamed response: guarded bytes out in the framing that came in."""
 
     def __init__(self, guard: TextFilter, max_event_bytes: int) -> None:
-        self._framing = _Framing(max_event_bytes)
+        self._framing = AnyJsonStream(max_event_bytes)
         super().__init__(guard, self._framing)
         self._texts = _Texts(guard)
         self._opened = False  # an event was sent (in an array: the "[")
@@ -198,19 +155,10 @@ class _GeminiStream(EventStream[SseEvent | ArrayItem]):
         self._usage = obj.get("usageMetadata", self._usage)
         if "error" in obj:
             return self._settle(upstream=event.raw)
-        if self._texts.blocked:
-            self._texts.end(obj)
-            if self._usage is not None:
-                obj["usageMetadata"] = self._usage
-            changed = True
         if self._texts.blocked or not self._texts.open:
-            changed = self._report(obj) or changed
+            changed = self._last(obj) or changed
         self._finished = self._texts.blocked or whole
-        out = (
-            self._encode(obj, event.prefix if isinstance(event, ArrayItem) else b"")
-            if changed
-            else event.raw
-        )
+        out = self._encode(obj, getattr(event, "prefix", b"")) if changed else event.raw
         return out + b"]" if array and self._finished else out
 
     def end(self, message: str) -> bytes:
@@ -221,10 +169,14 @@ class _GeminiStream(EventStream[SseEvent | ArrayItem]):
         complete = self._framing.kind == "sse" and self._opened and not self._texts.open
         return self._settle() if complete else self.end(self.ENDED_EARLY)
 
-    def _report(self, obj: JsonObject) -> bool:
-        """Attach the report to ``obj`` unless an earlier event has it; whether it did."""
+    def _last(self, obj: JsonObject) -> bool:
+        """Make ``obj`` the response's last event: every open candidate closed into it, the
+        last usage if blocked, the report (unless an earlier event has it); whether it changed."""
+        changed = self._texts.end(obj)
+        if self._texts.blocked and self._usage is not None:
+            obj["usageMetadata"] = self._usage
         self._reported = self._reported or attach_report(obj, self._guard)
-        return "copyguard" in obj
+        return changed or "copyguard" in obj
 
     def _settle(
         self, error: JsonObject | None = None, upstream: bytes = b"", closing: bytes = b""
@@ -232,10 +184,7 @@ class _GeminiStream(EventStream[SseEvent | ArrayItem]):
         """Held text and the report in one last event, then the upstream's error event, our
         ``error`` or the array's closing bytes; the stream is finished."""
         last: JsonObject = {}
-        changed = self._texts.end(last)
-        if self._texts.blocked and self._usage is not None:
-            last["usageMetadata"] = self._usage
-        out = self._encode(last) if self._report(last) or changed else b""
+        out = self._encode(last) if self._last(last) else b""
         if not self._texts.blocked:
             out += upstream if error is None else self._encode(error)
         self._finished = True
@@ -244,16 +193,12 @@ class _GeminiStream(EventStream[SseEvent | ArrayItem]):
         return out
 
     def _encode(self, obj: JsonObject, prefix: bytes | None = None) -> bytes:
+        data = orjson.dumps(obj)
         if self._framing.kind != "array":
-            return (
-                orjson.dumps(obj)
-                if self._framing.kind == "whole"
-                else encode_sse(orjson.dumps(obj))
-            )
-        if prefix is None:
-            prefix = b"," if self._opened else b"["
+            return data if self._framing.kind == "whole" else encode_sse(data)
+        head = (b"," if self._opened else b"[") if prefix is None else prefix
         self._opened = True
-        return prefix + orjson.dumps(obj)
+        return head + data
 
 
 class _Gemini(JsonDialect):

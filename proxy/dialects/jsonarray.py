@@ -1,6 +1,7 @@
 """A streamed JSON array (``[{...},{...}]`` sent piece by piece): an incremental splitter.
 
-Gemini's ``streamGenerateContent`` without ``alt=sse`` sends its responses this way.  The
+Gemini's ``streamGenerateContent`` without ``alt=sse`` sends its responses this way
+(``AnyJsonStream`` tells that from SSE).  The
 decoder finds where each element ends without parsing it (brackets and strings only; the
 element's own JSON is checked by whoever parses it) and keeps the exact bytes between
 elements, so untouched elements can be forwarded byte for byte: joining the ``raw`` of every
@@ -10,9 +11,11 @@ item returns the input.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from proxy.dialects.base import DialectError
+from proxy.dialects.sse import SseDecoder, SseEvent
 
 _SPACE = frozenset(b" \t\r\n")
 _STRUCTURE = re.compile(rb'[][{}"]')  # what changes the nesting outside a string
@@ -134,3 +137,46 @@ class JsonArrayDecoder:
         del self._buf[:end]  # cheap: a bytearray drops its head without copying the rest
         self._pos = 0
         return item
+
+
+class AnyJsonStream:
+    """A stream that is SSE, a JSON array or one JSON object, told by its first byte.
+
+    For an API that streams either way (Gemini: with ``alt=sse`` or without) and a server
+    that answers a stream request with one body.  ``kind`` says which once known; events are
+    ``SseEvent``s or ``ArrayItem``s (a whole object is one item at ``flush``).
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.kind = ""  # "sse", "array" or "whole" once the first byte came
+        self._max = max_bytes
+        self._head = bytearray()  # until the framing is known, or the whole object
+        self._inner: SseDecoder | JsonArrayDecoder | None = None
+
+    def feed(self, data: bytes) -> Sequence[SseEvent | ArrayItem]:
+        """Take the next bytes; return the events they complete."""
+        if self._inner is not None:
+            return self._inner.feed(data)
+        self._head += data
+        if not self.kind:
+            first = bytes(self._head.lstrip()[:1])
+            self.kind = {b"": "", b"{": "whole", b"[": "array"}.get(first, "sse")
+        if self.kind in ("", "whole"):
+            if len(self._head) > self._max:
+                raise DialectError(f"upstream answer larger than {self._max} bytes")
+            return []
+        self._inner = JsonArrayDecoder(self._max) if self.kind == "array" else SseDecoder(self._max)
+        data, self._head = bytes(self._head), bytearray()
+        return self._inner.feed(data)
+
+    def flush(self) -> Sequence[SseEvent | ArrayItem]:
+        """End of stream: the last events (a whole object comes here, as one item)."""
+        if self._inner is not None:
+            return self._inner.flush()
+        body = bytes(self._head)
+        return [ArrayItem(body, body)] if body.strip() else []
+
+    @property
+    def closed(self) -> bool:
+        """A JSON array's closing ``]`` was read."""
+        return isinstance(self._inner, JsonArrayDecoder) and self._inner.closed

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from proxy.dialects.base import DialectError
-from proxy.dialects.jsonarray import ArrayItem, JsonArrayDecoder
+from proxy.dialects.jsonarray import AnyJsonStream, ArrayItem, JsonArrayDecoder
 
 # The layout Gemini sends (pretty-printed elements, "\r\n" between), with every awkward string.
 SAMPLE = (
@@ -101,3 +103,32 @@ def test_element_limit(chunks: list[bytes]) -> None:
     """An element over max_item_bytes raises, complete or still pending."""
     with pytest.raises(DialectError, match="16 bytes"):
         decode(chunks, max_item_bytes=16)
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "values"),
+    [
+        (b' \r\n [{"a": 1}\n]', "array", [b'{"a": 1}']),
+        (b'\n{"a": 1}\n', "whole", [b'\n{"a": 1}\n']),
+        (b'\ndata: {"a": 1}\n\n', "sse", ['{"a": 1}']),
+    ],
+    ids=["array", "whole", "sse"],
+)
+def test_any_json_stream_tells_the_framing_by_its_first_byte(
+    data: bytes, kind: str, values: list[Any]
+) -> None:
+    """Whitespace first (split anywhere), then "[" is an array, "{" one object, else SSE."""
+    for cut in range(len(data) + 1):
+        dec = AnyJsonStream(1 << 10)
+        events = [*dec.feed(data[:cut]), *dec.feed(data[cut:]), *dec.flush()]
+        got = [e.value if isinstance(e, ArrayItem) else e.data for e in events]
+        assert dec.kind == kind and [v for v in got if v is not None] == values
+        assert dec.closed is (kind == "array")
+
+
+def test_any_json_stream_bounds_a_whole_object() -> None:
+    """One object is held whole until the end, but never past the bound."""
+    dec = AnyJsonStream(16)
+    dec.feed(b'{"a": "')
+    with pytest.raises(DialectError, match="16 bytes"):
+        dec.feed(b"x" * 16)
