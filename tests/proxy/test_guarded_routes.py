@@ -135,6 +135,28 @@ async def test_choices_are_guarded_independently(
     assert_no_protected_run(out)
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_gemini_candidates_are_guarded_one_by_one(
+    start_stack: StartStack, stream: bool
+) -> None:
+    """candidateCount 2: a whole answer keeps the clean one whole; a block ends a whole stream."""
+    route = next(r for r in ROUTES if r.name == "gemini")
+    stack = await start_stack()
+    body = route.request("anything", stream) | {"generationConfig": {"candidateCount": 2}}
+    url = route.url(stream)
+    _, _, out = await post(stack.proxy + url, body, {"x-demo-answers": f"{POEM},clean"})
+    _, _, direct = await post(stack.upstream + url, body, {"x-demo-answers": "clean,clean"})
+    objs, clean = events(out), route.texts(events(direct), stream)[1]
+    reasons = {
+        c["index"]: c["finishReason"] for o in objs for c in o["candidates"] if "finishReason" in c
+    }
+    texts = route.texts(objs, stream)
+    assert reasons == {0: "RECITATION", 1: "RECITATION" if stream else "STOP"}
+    assert clean.startswith(texts[1]) if stream else texts[1] == clean
+    assert "copyguard" in objs[-1]
+    assert_no_protected_run(out)
+
+
 async def test_tool_calls_pass_through(start_stack: StartStack) -> None:
     """Tool-call events reach the client with their arguments intact."""
     stack = await start_stack()
