@@ -2,7 +2,8 @@
 
 ``ResponseGuard`` is the ``TextFilter`` a dialect talks to: one per response, one
 matcher ``Session`` per stream key.  It releases only text the session calls safe,
-replaces redacted findings, and ends a stream at the first blocking finding.
+replaces redacted findings, and ends a stream at the first blocking finding.  Strings no
+stream guards are checked at once by ``proxy.stray_check``.
 """
 
 from __future__ import annotations
@@ -18,23 +19,18 @@ import orjson
 from proxy.dialects._strays import strays
 from proxy.dialects.base import DialectError, Sent
 from proxy.matching.catalogue import Action
-from proxy.matching.normalize import MAX_WORD_CHARS, words
-from proxy.matching.seam import Finding, Matcher, Session, scan_once
+from proxy.matching.seam import Finding, Matcher, Session
+from proxy.stray_check import StrayCheck
 
 
 class GuardObserver(Protocol):
-    """Where the guard reports what it did (metrics, logs); no-ops are fine."""
+    """Where the guard reports each finding as it is made (metrics, logs); no-ops are fine."""
 
     def finding(self, key: str, finding: Finding) -> None: ...
-
-    def released(self, held_words: int, delay: float) -> None: ...
 
 
 class NullObserver:
     def finding(self, key: str, finding: Finding) -> None:
-        pass
-
-    def released(self, held_words: int, delay: float) -> None:
         pass
 
 
@@ -51,7 +47,12 @@ class _Stream:
 
 
 class ResponseGuard:
-    """The ``TextFilter`` for one response."""
+    """The ``TextFilter`` for one response.
+
+    Besides the findings it keeps two figures of the response for metrics, read once when
+    the response ends: ``longest_hold`` (seconds, the oldest text at any release) and
+    ``most_held_words`` (words still held after the release that left the most text held).
+    """
 
     def __init__(
         self,
@@ -63,9 +64,12 @@ class ResponseGuard:
         self._observer = observer or NullObserver()
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
-        self._strays: dict[str, str] = {}  # path -> the recent text of that stray field
-        self._stray_hit = False
         self.findings: list[tuple[str, Finding]] = []
+        self.strays = StrayCheck(index, self._found)
+        self.releases = 0
+        self.longest_hold = 0.0
+        self.most_held_words = 0
+        self._most_held_chars = 0
 
     # -- TextFilter ------------------------------------------------------------------------
 
@@ -99,37 +103,7 @@ class ResponseGuard:
         return stream.sent[0] if stream.sent else ""
 
     def stray(self, path: str, text: str) -> bool:
-        before = self._strays.get(path, "")
-        joined = before + text
-        # the last word counts as finished: nothing of a stray field is held back to wait
-        found = [f for f in scan_once(self._index, joined) if f.end > len(before)]
-        self._strays[path] = self._stray_tail(joined)
-        hit = False
-        for finding in found:
-            key = f"stray{path}"
-            if not any(k == key and f.work == finding.work for k, f in self.findings):
-                self.findings.append((key, finding))
-                self._observer.finding(key, finding)
-            hit = hit or finding.action in (Action.BLOCK, Action.REDACT)
-        self._stray_hit = self._stray_hit or hit
-        return hit
-
-    def _stray_tail(self, text: str) -> str:
-        """What of a stray field's text the next piece must be checked with.
-
-        A run that ends in the next piece has at most ``max_min_words - 1`` words before it,
-        so only those are kept: each check stays as short as the run it looks for.  A word
-        longer than any protected word breaks every run, so nothing before it matters and
-        enough of it is kept to stay too long.
-        """
-        keep = self._index.max_min_words - 1
-        spans = words(text)[-keep:] if keep > 0 else []
-        start = spans[0][1] if spans else len(text)
-        for _, a, b in reversed(spans):
-            if b - a > MAX_WORD_CHARS:
-                start = max(start, b - MAX_WORD_CHARS - 1)
-                break
-        return text[start:]
+        return self.strays.check(path, text)
 
     def report(self) -> dict[str, Any] | None:
         if not self.findings:  # asked for on every streamed event
@@ -143,7 +117,7 @@ class ResponseGuard:
 
     @property
     def any_blocked(self) -> bool:
-        return self._stray_hit or any(s.blocked for s in self._streams.values())
+        return self.strays.hit or any(s.blocked for s in self._streams.values())
 
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)
@@ -183,7 +157,7 @@ class ResponseGuard:
             stream.done = limit
             if out:
                 stream.sent.append(out)
-                self._note_release(stream, start, out)
+                self._note_release(stream, start)
             return out
         pieces: list[str] = []
         stream.redactions.sort(key=lambda f: f.start)
@@ -203,7 +177,7 @@ class ResponseGuard:
         out = "".join(pieces)
         if out:
             stream.sent.append(out)
-            self._note_release(stream, start, out)
+            self._note_release(stream, start)
         return out
 
     def _slice(self, stream: _Stream, a: int, b: int) -> str:
@@ -214,7 +188,7 @@ class ResponseGuard:
         stream.held = stream.held[to - stream.done :]
         stream.done = to
 
-    def _note_release(self, stream: _Stream, start: int, out: str) -> None:
+    def _note_release(self, stream: _Stream, start: int) -> None:
         arrivals = stream.arrivals
         now = self._clock()
         if arrivals and arrivals[0][0] > start:  # as usual: the oldest arrival not yet out
@@ -223,7 +197,13 @@ class ResponseGuard:
             arrived = next((t for end, t in arrivals if end > start), now)
         while arrivals and arrivals[0][0] <= stream.done:
             arrivals.popleft()
-        self._observer.released(len(stream.held.split()), max(0.0, now - arrived))
+        self.releases += 1
+        if now - arrived > self.longest_hold:
+            self.longest_hold = now - arrived
+        # words are counted only when more text than ever stays held: rarely, not per word
+        if len(stream.held) > self._most_held_chars:
+            self._most_held_chars = len(stream.held)
+            self.most_held_words = max(self.most_held_words, len(stream.held.split()))
 
     def _record(self, key: str, finding: Finding) -> None:
         if any(
@@ -231,6 +211,9 @@ class ResponseGuard:
             for k, f in self.findings
         ):
             return
+        self._found(key, finding)
+
+    def _found(self, key: str, finding: Finding) -> None:
         self.findings.append((key, finding))
         self._observer.finding(key, finding)
 

@@ -17,7 +17,7 @@ import orjson
 from proxy.dialects._logprobs import LogprobBook
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
-from proxy.dialects.skeleton import EventStream, close_all, load_object
+from proxy.dialects.skeleton import EventStream, JsonDialect, close_all, load_object
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 _HEAD = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
@@ -79,19 +79,40 @@ def error_body(status: int, message: str) -> bytes:
     return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
 
 
+class OpenAIDialect(JsonDialect):
+    """What chat and completions share: a body of choices, OpenAI's error shape."""
+
+    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
+        """Guard every choice of a complete answer."""
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            return None
+        changed = False
+        for pos, choice in enumerate(choices):
+            if not isinstance(choice, dict):
+                raise DialectError("a choice that is not an object")
+            changed |= self.rewrite_choice(choice.get("index", pos), choice, guard)
+        return changed
+
+    def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
+        """Guard the texts of choice ``i`` in place; whether it changed."""
+        raise NotImplementedError
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """``{"error": {...}}`` as OpenAI sends it."""
+        return error_body(status, message)
+
+
 class OpenAIStream(EventStream[SseEvent]):
     """A ``StreamRewriter`` for streams of ``{"choices": [...]}`` chunks."""
 
     fields: Fields = TOP_FIELDS  # the subclass's: everything else in a chunk is checked as stray
 
     def __init__(
-        self,
-        guard: TextFilter,
-        request: Mapping[str, Any],
-        track_logprobs: bool,
-        max_event_bytes: int = 1 << 20,
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
     ) -> None:
         super().__init__(guard, SseDecoder(max_event_bytes))
+        track_logprobs = self.tracks_logprobs(request)
         self._choices: dict[int, _Choice] = {}
         n = request.get("n")
         self._expected = n if isinstance(n, int) and n > 1 else 1
@@ -100,6 +121,11 @@ class OpenAIStream(EventStream[SseEvent]):
         self._done = False
 
     # -- what subclasses say about their format --
+    @staticmethod
+    def tracks_logprobs(request: Mapping[str, Any]) -> bool:
+        """Whether the request asked for logprobs (then entries are held with their text)."""
+        raise NotImplementedError
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         """The text fields of a streamed choice."""
         raise NotImplementedError

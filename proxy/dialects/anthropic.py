@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
+from proxy.dialects.base import DialectError, JsonObject, TextFilter
 from proxy.dialects.skeleton import (
     EventStream,
     JsonDialect,
@@ -99,7 +99,9 @@ class _AnthropicStream(EventStream[SseEvent]):
 
     ENDED_EARLY = "upstream stream ended before message_stop"
 
-    def __init__(self, guard: TextFilter, max_event_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> None:
         super().__init__(guard, SseDecoder(max_event_bytes))
         self._open: dict[int, str] = {}  # block index -> delta type of its text
         self._output_tokens = 0
@@ -267,11 +269,7 @@ class AnthropicMessages(JsonDialect):
     name = "anthropic-messages"
     paths = ("/v1/messages",)
     body_fields = WHOLE_FIELDS
-
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> StreamRewriter:
-        return _AnthropicStream(guard, max_event_bytes)
+    rewriter = _AnthropicStream
 
     def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         """Guard a complete message.

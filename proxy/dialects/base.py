@@ -93,6 +93,13 @@ class StreamRewriter(Protocol):
         """The stream broke (upstream fault, timeout): settle, end in the format's error shape."""
         ...
 
+    def unread(self) -> bytes:
+        """Upstream bytes taken in but not yet part of a complete event (the decoder's state).
+
+        Where a stream passed on unscanned after a matcher failure (fail-open) resumes.
+        """
+        ...
+
 
 class Dialect(Protocol):
     """One wire format: request inspection, response rewriting, error shapes."""

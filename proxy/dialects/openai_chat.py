@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIStream, Slot, error_body
+from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIDialect, OpenAIStream, Slot
 from proxy.dialects._strays import Fields
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
-from proxy.dialects.skeleton import JsonDialect, whole_text
+from proxy.dialects.skeleton import whole_text
 
 _REASONING = ("reasoning_content", "reasoning")
 _CALL: Fields = {"name": None, "arguments": None}
@@ -74,6 +74,10 @@ def _tokens(entries: list[Any]) -> list[str]:
 class _ChatStream(OpenAIStream):
     fields = STREAM_FIELDS
 
+    @staticmethod
+    def tracks_logprobs(request: Mapping[str, Any]) -> bool:
+        return bool(request.get("logprobs"))
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         delta = choice.get("delta")
         return _slots(i, delta, streamed=True) if isinstance(delta, dict) else []
@@ -124,34 +128,18 @@ def _same(a: list[Any], b: list[Any]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
-class OpenAIChat(JsonDialect):
+class OpenAIChat(OpenAIDialect):
     """The Chat Completions dialect."""
 
     name = "openai-chat"
     paths = ("/v1/chat/completions",)
     body_fields = WHOLE_FIELDS
+    rewriter = _ChatStream
 
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> _ChatStream:
-        """A rewriter for one ``chat.completion.chunk`` stream."""
-        track = bool(request.get("logprobs"))
-        return _ChatStream(guard, request, track_logprobs=track, max_event_bytes=max_event_bytes)
-
-    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
-        """Filter every choice of a ``chat.completion`` object."""
-        choices = obj.get("choices")
-        if not isinstance(choices, list):
-            return None
-        changed = False
-        for pos, choice in enumerate(choices):
-            if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
-                raise DialectError("chat completion choice without a message")
-            changed |= self._rewrite_choice(choice.get("index", pos), choice, guard)
-        return changed
-
-    @staticmethod
-    def _rewrite_choice(i: int, choice: JsonObject, guard: TextFilter) -> bool:
+    def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
+        """A ``chat.completion`` choice: every text of its message, then its logprobs."""
+        if not isinstance(choice.get("message"), dict):
+            raise DialectError("chat completion choice without a message")
         slots = _slots(i, choice["message"], streamed=False)
         changed = blocked = False
         for slot in slots:
@@ -174,7 +162,3 @@ class OpenAIChat(JsonDialect):
                     choice["logprobs"][f] = kept
                     changed = True
         return changed or blocked
-
-    def error_body(self, status: int, message: str) -> bytes:
-        """``{"error": {...}}`` as OpenAI sends it."""
-        return error_body(status, message)

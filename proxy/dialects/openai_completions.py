@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIStream, Slot, error_body
+from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIDialect, OpenAIStream, Slot
 from proxy.dialects._strays import Fields
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
-from proxy.dialects.skeleton import JsonDialect, whole_text
+from proxy.dialects.skeleton import whole_text
 
 _LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
 FIELDS: Fields = TOP_FIELDS | {"choices": {"*": CHOICE_FIELDS | {"text": None}}}
@@ -47,6 +47,10 @@ def _set_entries(choice: JsonObject, rows: list[Entry]) -> None:
 class _CompletionsStream(OpenAIStream):
     fields = FIELDS
 
+    @staticmethod
+    def tracks_logprobs(request: Mapping[str, Any]) -> bool:
+        return request.get("logprobs") is not None  # logprobs=0 still returns the chosen token
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         return [Slot(f"{i}", "text", choice, "text")] if isinstance(choice.get("text"), str) else []
 
@@ -74,46 +78,30 @@ class _CompletionsStream(OpenAIStream):
         return {"index": i, "text": "", "logprobs": None, "finish_reason": "content_filter"}
 
 
-class OpenAICompletions(JsonDialect):
+class OpenAICompletions(OpenAIDialect):
     """The legacy Completions dialect."""
 
     name = "openai-completions"
     paths = ("/v1/completions",)
     body_fields = FIELDS
+    rewriter = _CompletionsStream
 
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> _CompletionsStream:
-        """A rewriter for one ``text_completion`` stream."""
-        track = request.get("logprobs") is not None  # logprobs=0 still returns the chosen token
-        return _CompletionsStream(guard, request, track, max_event_bytes)
-
-    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
-        """Filter every choice of a ``text_completion`` object."""
-        choices = obj.get("choices")
-        if not isinstance(choices, list):
-            return None
-        changed = False
-        for pos, choice in enumerate(choices):
-            if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
-                raise DialectError("completion choice without text")
-            key = f"{choice.get('index', pos)}"
-            text: str = choice["text"]
-            out, blocked = whole_text(guard, key, text)
-            if out != text:
-                choice["text"] = out
+    def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
+        """A ``text_completion`` choice: its text, then its logprob positions."""
+        text = choice.get("text")
+        if not isinstance(text, str):
+            raise DialectError("completion choice without text")
+        out, blocked = whole_text(guard, f"{i}", text)
+        changed = out != text
+        if changed:
+            choice["text"] = out
+        if blocked:
+            choice["finish_reason"] = "content_filter"
+            changed = True
+        found = _entries(choice)
+        if found is not None:
+            kept = keep_logprobs(text, out, found[0], found[1])
+            if len(kept) != len(found[0]):
+                _set_entries(choice, kept)
                 changed = True
-            if blocked:
-                choice["finish_reason"] = "content_filter"
-                changed = True
-            found = _entries(choice)
-            if found is not None:
-                kept = keep_logprobs(text, out, found[0], found[1])
-                if len(kept) != len(found[0]):
-                    _set_entries(choice, kept)
-                    changed = True
         return changed
-
-    def error_body(self, status: int, message: str) -> bytes:
-        """``{"error": {...}}`` as OpenAI sends it."""
-        return error_body(status, message)

@@ -9,9 +9,6 @@ makes the response ``incomplete`` with ``incomplete_details.reason == "content_f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from proxy.dialects._openai import error_body
 from proxy.dialects._strays import Fields
 from proxy.dialects.base import JsonObject, TextFilter
@@ -38,11 +35,7 @@ class OpenAIResponses(JsonDialect):
     name = "openai-responses"
     paths = ("/v1/responses",)
     body_fields = RESPONSE_FIELDS
-
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> ResponsesStreamRewriter:
-        return ResponsesStreamRewriter(guard, max_event_bytes)
+    rewriter = ResponsesStreamRewriter
 
     def rewrite(self, response: JsonObject, guard: TextFilter) -> bool | None:
         output = response.get("output")

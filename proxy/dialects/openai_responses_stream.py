@@ -8,6 +8,7 @@ once events are inserted, later ``sequence_number``s are shifted so they stay co
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,7 +93,9 @@ class ResponsesStreamRewriter(EventStream[SseEvent]):
 
     ENDED_EARLY = "upstream ended the stream before the response was complete"
 
-    def __init__(self, guard: TextFilter, max_event_bytes: int = 1 << 20) -> None:
+    def __init__(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> None:
         super().__init__(guard, SseDecoder(max_event_bytes))
         self._streams: dict[str, _Stream] = {}
         self._items: dict[int, _Item] = {}

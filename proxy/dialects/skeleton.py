@@ -2,9 +2,10 @@
 
 - ``JsonDialect``: the ``Dialect`` around a format's JSON bodies.  A subclass sets ``name``,
   ``paths``, ``body_fields`` (what of a whole body it reads or knows; every other string is
-  checked as a stray) and writes ``rewrite`` (guard the texts of a parsed body in place),
-  ``stream_rewriter`` and ``error_body``.  ``streams_by_default`` gives ``wants_stream``
-  its one meaning: the request's ``"stream"`` boolean, else the format's default.
+  checked as a stray) and ``rewriter`` (its ``EventStream`` class), and writes ``rewrite``
+  (guard the texts of a parsed body in place) and ``error_body``.  ``streams_by_default``
+  gives ``wants_stream`` its one meaning: the request's ``"stream"`` boolean, else the
+  format's default.
 - ``EventStream``: the ``StreamRewriter`` shell around a decoder (SSE events, NDJSON lines,
   ...).  A subclass writes ``event`` (one decoded event in, client bytes out) and ``end``
   (settle what is safe, then the format's error); the shell stops at ``finished``.
@@ -75,6 +76,14 @@ def attach_report(obj: JsonObject, guard: TextFilter) -> bool:
     return True
 
 
+class RewriterClass(Protocol):
+    """How a dialect makes the rewriter of one streamed response (its ``EventStream`` class)."""
+
+    def __call__(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int, /
+    ) -> StreamRewriter: ...
+
+
 class JsonDialect:
     """A ``Dialect`` whose bodies are JSON objects (see the module docstring)."""
 
@@ -83,6 +92,7 @@ class JsonDialect:
     stream_media_type: ClassVar[str] = "text/event-stream"
     streams_by_default: ClassVar[bool] = False
     body_fields: ClassVar[Fields]
+    rewriter: ClassVar[RewriterClass]
 
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
         """Whether the client asked for a streamed response."""
@@ -96,7 +106,7 @@ class JsonDialect:
         self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
     ) -> StreamRewriter:
         """A rewriter for one streamed response to ``request``."""
-        raise NotImplementedError
+        return self.rewriter(guard, request, max_event_bytes)
 
     def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
         """Guard a complete response; ``body`` itself when nothing changed."""
@@ -124,6 +134,10 @@ class Decoder(Protocol[E_co]):
     def feed(self, data: bytes) -> Sequence[E_co]: ...
 
     def flush(self) -> Sequence[E_co]: ...
+
+    def unread(self) -> bytes:
+        """The bytes of the event under way (fed, not yet returned as an event)."""
+        ...
 
 
 class EventStream(Generic[E]):
@@ -158,6 +172,10 @@ class EventStream(Generic[E]):
         format's error shape."""
         unsent, self._unsent = self._unsent, b""
         return unsent + (b"" if self._finished else self.end(message))
+
+    def unread(self) -> bytes:
+        """Upstream bytes of the event under way (the decoder's; no other code frames events)."""
+        return self._decoder.unread()
 
     def _run(self, events: Sequence[E]) -> bytes:
         out = []
