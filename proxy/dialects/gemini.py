@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
+from proxy.dialects.base import DialectError, JsonObject, TextFilter
 from proxy.dialects.jsonarray import AnyJsonStream, ArrayItem
 from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, load_object
 from proxy.dialects.sse import SseEvent, encode_sse
@@ -131,7 +131,7 @@ class _Texts:
 class _GeminiStream(EventStream[SseEvent | ArrayItem]):
     """One streamed response: guarded bytes out in the framing that came in."""
 
-    def __init__(self, guard: TextFilter, max_event_bytes: int) -> None:
+    def __init__(self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int) -> None:
         self._framing = AnyJsonStream(max_event_bytes)
         super().__init__(guard, self._framing)
         self._texts = _Texts(guard)
@@ -206,6 +206,7 @@ class _Gemini(JsonDialect):
 
     name = "gemini"
     body_fields = FIELDS
+    rewriter = _GeminiStream
     _streams = False
 
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
@@ -215,11 +216,6 @@ class _Gemini(JsonDialect):
     def answers_as_stream(self, content_type: str) -> bool:
         """Gemini streams JSON arrays as ``application/json``; the rewriter tells them apart."""
         return True
-
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> StreamRewriter:
-        return _GeminiStream(guard, max_event_bytes)
 
     def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         return None if "error" in obj else _Texts(guard).apply(obj, close=True)

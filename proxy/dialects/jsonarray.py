@@ -70,6 +70,10 @@ class JsonArrayDecoder:
             raise DialectError(f"JSON array element longer than {self._max} bytes")
         return items
 
+    def unread(self) -> bytes:
+        """The bytes after the last item returned (the element under way, its separator)."""
+        return bytes(self._buf)
+
     def flush(self) -> list[ArrayItem]:
         """End of stream: the bytes after ``]``; raises if an element was cut off."""
         if self._start >= 0:
@@ -168,6 +172,10 @@ class AnyJsonStream:
         self._inner = JsonArrayDecoder(self._max) if self.kind == "array" else SseDecoder(self._max)
         data, self._head = bytes(self._head), bytearray()
         return self._inner.feed(data)
+
+    def unread(self) -> bytes:
+        """The bytes of the event under way (all so far, until the framing is known)."""
+        return bytes(self._head) if self._inner is None else self._inner.unread()
 
     def flush(self) -> Sequence[SseEvent | ArrayItem]:
         """End of stream: the last events (a whole object comes here, as one item)."""

@@ -46,6 +46,15 @@ def test_byte_by_byte() -> None:
     check(decode([SAMPLE[i : i + 1] for i in range(len(SAMPLE))]))
 
 
+@pytest.mark.parametrize("cut", range(len(SAMPLE) + 1))
+def test_unread_is_what_no_item_holds(cut: int) -> None:
+    """After any feed, the items returned and ``unread()`` are exactly the bytes fed."""
+    for decoder in (JsonArrayDecoder(), AnyJsonStream(1 << 10)):
+        items = decoder.feed(SAMPLE[:cut])
+        raws = b"".join(i.raw for i in items if isinstance(i, ArrayItem))
+        assert raws + decoder.unread() == SAMPLE[:cut]
+
+
 @given(st.lists(st.integers(min_value=0, max_value=len(SAMPLE)), max_size=10))
 def test_any_split_is_whole(cuts: list[int]) -> None:
     """Any set of split points gives the elements of the whole stream."""
