@@ -224,19 +224,23 @@ class _Gemini(JsonDialect):
         return orjson.dumps(_error(status, message))
 
 
-def _paths(method: str) -> tuple[str, ...]:
-    return tuple(f"/{v}/{kind}/{{model}}:{method}" for v in ("v1beta", "v1")
-                 for kind in ("models", "tunedModels"))  # fmt: skip
+# The Gemini API (models and tuned models) and Vertex AI (publisher models, also without a
+# project in express mode, and tuned-model endpoints) speak the same format.
+_MODELS = [f"/{v}/{kind}/{{model}}" for v in ("v1beta", "v1") for kind in ("models", "tunedModels")]
+_VERTEX = "projects/{project}/locations/{location}/"
+_MODELS += [f"/{v}/{at}" for v in ("v1", "v1beta1") for at in (
+    _VERTEX + "publishers/{publisher}/models/{model}", "publishers/{publisher}/models/{model}",
+    _VERTEX + "endpoints/{endpoint}")]  # fmt: skip
 
 
 class GeminiGenerate(_Gemini):
     """``POST /v1beta/models/{model}:generateContent``: one response."""
 
-    paths = _paths("generateContent")
+    paths = tuple(f"{model}:generateContent" for model in _MODELS)
 
 
 class GeminiStream(_Gemini):
     """``POST /v1beta/models/{model}:streamGenerateContent``: SSE or a JSON array."""
 
-    paths = _paths("streamGenerateContent")
+    paths = tuple(f"{model}:streamGenerateContent" for model in _MODELS)
     _streams = True

@@ -214,9 +214,11 @@ def test_malformed_events_raise(data: bytes) -> None:
 
 
 def test_routes_and_errors() -> None:
-    """Both routes on v1beta and v1; the stream is the path's choice; Google's error shape."""
+    """Both routes on v1beta, v1 and Vertex AI; the path asks for a stream; Google's errors."""
     assert "/v1beta/models/{model}:generateContent" in GeminiGenerate().paths
     assert "/v1/models/{model}:streamGenerateContent" in DIALECT.paths
+    vertex = "/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{model}"
+    assert vertex + ":generateContent" in GeminiGenerate().paths
     assert DIALECT.wants_stream({"stream": False}) and not GeminiGenerate().wants_stream({})
     assert DIALECT.answers_as_stream("application/json")
     assert orjson.loads(DIALECT.error_body(429, "slow down")) == {

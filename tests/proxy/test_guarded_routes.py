@@ -157,6 +157,34 @@ async def test_gemini_candidates_are_guarded_one_by_one(
     assert_no_protected_run(out)
 
 
+VERTEX = [
+    "/v1/projects/p-1/locations/us-central1/publishers/google/models/gemini-2.5-flash",
+    "/v1beta1/publishers/google/models/gemini-2.5-flash",
+    "/v1/projects/p-1/locations/europe-west4/endpoints/1234",
+]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("model", VERTEX, ids=["project", "express", "endpoint"])
+async def test_vertex_ai_paths_are_guarded(
+    start_stack: StartStack, model: str, stream: bool
+) -> None:
+    """Vertex AI serves the Gemini format on its own paths: guarded as well, not passed through."""
+    route = next(r for r in ROUTES if r.name == "gemini")
+    demo = await start_stack()
+    headers = {"x-demo-answer": POEM}
+    _, _, direct = await post(
+        demo.upstream + route.url(stream), route.request("x", stream), headers
+    )
+    replay = Replay([direct], content_type="text/event-stream" if stream else "application/json")
+    stack = await start_stack(replay=replay)
+    path = model + (":streamGenerateContent?alt=sse" if stream else ":generateContent")
+    status, _, body = await post(stack.proxy + path, route.request("x", stream))
+    assert status == 200 and route.read(body, stream)[1]
+    assert replay.seen[0]["path"] == path
+    assert_no_protected_run(body)
+
+
 async def test_tool_calls_pass_through(start_stack: StartStack) -> None:
     """Tool-call events reach the client with their arguments intact."""
     stack = await start_stack()
