@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from proxy.demo import DEMO_STATS, DemoSettings
 from proxy.demo.answers import load_works
 from proxy.matching.normalize import words
 from proxy.scan import scan_text
@@ -155,6 +156,19 @@ async def test_gemini_candidates_are_guarded_one_by_one(
     assert clean.startswith(texts[1]) if stream else texts[1] == clean
     assert "copyguard" in objs[-1]
     assert_no_protected_run(out)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.stream_path], ids=lambda r: r.name)
+async def test_gemini_streams_pass_as_they_come(start_stack: StartStack, route: Route) -> None:
+    """SSE and JSON-array streams alike: text reaches the client while upstream still sends."""
+    demo = DemoSettings(rules_dir=SAMPLE_RULES, delay_ms=20, max_chunks=500)
+    stack = await start_stack(demo=demo)
+    body = route.request(CLEAN, True)
+    async with aiohttp.ClientSession() as s, s.post(stack.proxy + route.url(True), json=body) as r:
+        first = b""
+        while b"Zebr" not in first:  # the first piece of text (chunks are 4 characters)
+            first += await asyncio.wait_for(r.content.readany(), 5) or b"upstream ended: Zebr"
+        assert stack.upstream_app[DEMO_STATS].active_streams == 1 and b"ended" not in first
 
 
 VERTEX = [
