@@ -44,6 +44,7 @@ class _Stream:
     arrivals: deque[tuple[int, float]] = field(default_factory=deque)
     blocked: bool = False
     closed: bool = False
+    redacted: bool = False  # a replacement went out instead of original text
 
 
 class ResponseGuard:
@@ -93,6 +94,10 @@ class ResponseGuard:
     def blocked(self, key: str) -> bool:
         stream = self._streams.get(key)
         return stream is not None and stream.blocked
+
+    def altered(self, key: str) -> bool:
+        stream = self._streams.get(key)
+        return stream is not None and (stream.blocked or stream.redacted)
 
     def released(self, key: str) -> str:
         stream = self._streams.get(key)
@@ -170,6 +175,7 @@ class ResponseGuard:
             pieces.append(
                 rule.replacement.format(title=f.title, work=f.work, collection=f.collection)
             )
+            stream.redacted = True
             self._advance(stream, max(stream.done, f.end))
         if limit > stream.done:
             pieces.append(self._slice(stream, stream.done, limit))

@@ -77,6 +77,11 @@ class ScriptedFilter:
     def released(self, key: str) -> str:
         return self._stream(key).sent
 
+    def altered(self, key: str) -> bool:
+        pushed = "".join(t for op, k, t in self.events if op == "push" and k == key)
+        s = self._stream(key)
+        return s.blocked or not pushed.startswith(s.sent)
+
     def report(self) -> dict[str, Any] | None:
         hit = [k for k, s in self.streams.items() if s.blocked]
         if not hit and not (self.redact and any("[…]" in s.sent for s in self.streams.values())):

@@ -17,7 +17,7 @@ import orjson
 from proxy.dialects._logprobs import LogprobBook
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
-from proxy.dialects.skeleton import EventStream, JsonDialect, close_all, load_object
+from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, close_all, load_object
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 _HEAD = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
@@ -41,19 +41,18 @@ CHOICE_FIELDS: Fields = {
 }  # fmt: skip
 
 
-@dataclass(slots=True)
 class Slot:
     """One output text field: ``holder[name]`` is the text of stream ``key``."""
 
-    key: str
-    kind: str  # what the dialect needs to rebuild the field in a synthetic chunk
-    holder: Mapping[str, Any]
-    name: str
-    mirror: str | None = None  # a second field that repeats the same text
-    original: str = field(init=False)
+    __slots__ = ("holder", "key", "kind", "mirror", "name", "original")
 
-    def __post_init__(self) -> None:
-        self.original = self.holder[self.name]
+    def __init__(self, key: str, kind: str, holder: Mapping[str, Any], name: str) -> None:
+        self.key = key
+        self.kind = kind  # what the dialect needs to rebuild the field in a synthetic chunk
+        self.holder = holder
+        self.name = name
+        self.mirror: str | None = None  # a second field that repeats the same text
+        self.original: str = holder[name]
 
     def get(self) -> str:
         text: str = self.holder[self.name]
@@ -166,7 +165,7 @@ class OpenAIStream(EventStream[SseEvent]):
         if self._done:
             return b""  # nothing follows [DONE]; whatever does is not forwarded unscanned
         # Named events are read like unnamed ones: a name must not smuggle text past us.
-        if event.data.strip() == "[DONE]":
+        if event.data[:1] != "{" and event.data.strip() == "[DONE]":
             self._done = True
             return self._settle_all() + event.raw
         obj = load_object(event.data)
@@ -175,6 +174,7 @@ class OpenAIStream(EventStream[SseEvent]):
         if not isinstance(choices, list):
             return event.raw
         self._last = obj
+        guard = self._guard
         pre: list[JsonObject] = []
         post: list[JsonObject] = []
         kept: list[Any] = []
@@ -183,7 +183,9 @@ class OpenAIStream(EventStream[SseEvent]):
             i = choice.get("index") if isinstance(choice, dict) else None
             if not isinstance(i, int):
                 raise DialectError("streamed choice without an index")
-            state = self._choices.setdefault(i, _Choice())
+            state = self._choices.get(i)
+            if state is None:
+                state = self._choices[i] = _Choice()
             if state.blocked:
                 changed = True  # drop whatever upstream still sends for a blocked choice
                 continue
@@ -195,11 +197,9 @@ class OpenAIStream(EventStream[SseEvent]):
         out = b"".join([self._chunk([c]) for c in pre]) if pre else b""
         if choices and not kept and obj.get("usage") is None:
             return out + self._chunk(post) + self._maybe_done()
-        report = self._guard.report()
         usage = not choices and obj.get("usage") is not None
-        if report is not None and (usage or any(c.get("finish_reason") for c in kept)):
-            obj["copyguard"] = report
-            changed = True
+        if (usage or any(c.get("finish_reason") for c in kept)) and attach_report(obj, guard):
+            changed = True  # the report goes with the last chunk of a choice, built then
         if changed:
             obj["choices"] = kept
             out += encode_sse(orjson.dumps(obj), event.event)
@@ -308,9 +308,8 @@ class OpenAIStream(EventStream[SseEvent]):
         last = self._last
         obj: JsonObject = {k: last[k] for k in _HEAD if k in last}
         obj["choices"] = choices
-        report = self._guard.report()
-        if report is not None and any(c.get("finish_reason") for c in choices):
-            obj["copyguard"] = report
+        if any(c.get("finish_reason") for c in choices):
+            attach_report(obj, self._guard)
         return encode_sse(orjson.dumps(obj))
 
     def _maybe_done(self) -> bytes:

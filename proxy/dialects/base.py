@@ -60,6 +60,13 @@ class TextFilter(Protocol):
         """All text sent so far on ``key`` (for fields that repeat the full text)."""
         ...
 
+    def altered(self, key: str) -> bool:
+        """Whether ``key``'s released text is no longer what was pushed (redacted or blocked).
+
+        The guard holds each stream's text, so a dialect need not keep a copy to compare.
+        """
+        ...
+
     def report(self) -> JsonObject | None:
         """The ``copyguard`` object to attach to the response, or None if nothing to say."""
         ...

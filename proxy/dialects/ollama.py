@@ -60,7 +60,7 @@ class _Texts:
         self.guard = guard
         self.chat = chat
         self.fields = (("0/thinking", "thinking"), ("0", "content" if chat else "response"))
-        self.upstream: dict[str, str] = {}  # every text pushed per key, to spot changes
+        self.keys: set[str] = set()  # every key pushed, to ask the guard what changed
         self.open: set[str] = set()
         self.tools = 0
         self.blocked = False
@@ -90,7 +90,7 @@ class _Texts:
                 continue
             out, blocked = "", False
             if text is not None:
-                self.upstream[key] = self.upstream.get(key, "") + text
+                self.keys.add(key)
                 self.open.add(key)
                 out, blocked = self.guard.push(key, text)
             if close and key in self.open:
@@ -154,11 +154,7 @@ class _Texts:
 
     def changed(self) -> bool:
         """Whether the client's output differs from upstream's (so ``context`` would leak)."""
-        return (
-            self.blocked
-            or self.altered
-            or any(self.guard.released(key) != text for key, text in self.upstream.items())
-        )
+        return self.blocked or self.altered or any(self.guard.altered(key) for key in self.keys)
 
 
 class _OllamaStream(EventStream[bytes]):

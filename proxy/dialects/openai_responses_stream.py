@@ -9,7 +9,7 @@ once events are inserted, later ``sequence_number``s are shifted so they stay co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -75,7 +75,7 @@ class _Stream:
     output_index: int
     index: int
     item_id: str
-    upstream: str = ""  # all text the upstream sent on this stream
+    pieces: list[str] = field(default_factory=list)  # the upstream's deltas on this stream
     streamed: bool = False  # delta events went out: released tails go out as deltas too
     closed: bool = False
     text_done: bool = False  # the kind's done event went out
@@ -178,7 +178,7 @@ class ResponsesStreamRewriter(EventStream[SseEvent]):
         if not isinstance(delta, str):
             raise DialectError(f"{kind.delta} event without a string 'delta'")
         key, s = self._stream(kind, o, i, obj.get("item_id"))
-        s.upstream += delta
+        s.pieces.append(delta)  # joined only if a done event repeats the text
         s.streamed = True
         text, blocked = self._guard.push(key, delta)
         changed = text != delta
@@ -261,9 +261,10 @@ class ResponsesStreamRewriter(EventStream[SseEvent]):
         if s.closed:
             return
         text = ""
-        if isinstance(full, str) and len(full) > len(s.upstream) and full.startswith(s.upstream):
-            text = self._guard.push(key, full[len(s.upstream) :]).text
-            s.upstream = full
+        sent = "".join(s.pieces)
+        if isinstance(full, str) and len(full) > len(sent) and full.startswith(sent):
+            text = self._guard.push(key, full[len(sent) :]).text
+            s.pieces = [full]
         text += self._guard.close(key).text
         s.closed = True
         if text and s.streamed:
@@ -304,7 +305,7 @@ class ResponsesStreamRewriter(EventStream[SseEvent]):
         released = self._guard.released(key)
         changed = holder.get(s.kind.field) != released
         holder[s.kind.field] = released
-        if released != s.upstream and holder.get("logprobs"):
+        if self._guard.altered(key) and holder.get("logprobs"):
             holder["logprobs"] = []
             changed = True
         return changed
