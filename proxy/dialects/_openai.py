@@ -139,6 +139,11 @@ class OpenAIStream(EventStream[SseEvent]):
         """Put the released entries into ``choice``; return whether it changed."""
         raise NotImplementedError
 
+    def plain_text(self, choice: JsonObject) -> tuple[JsonObject, str] | None:
+        """Where the text of a choice that carries nothing but text sits (the usual chunk):
+        the holder and the field, also the slot's kind; None for any other choice."""
+        raise NotImplementedError
+
     def text_choice(self, i: int, texts: dict[str, tuple[str, str]]) -> JsonObject:
         """A choice carrying ``texts`` (key -> (kind, text)) and no finish reason."""
         raise NotImplementedError
@@ -174,6 +179,10 @@ class OpenAIStream(EventStream[SseEvent]):
         if not isinstance(choices, list):
             return event.raw
         self._last = obj
+        if len(choices) == 1 and self._book is None:
+            plain = self._plain_chunk(obj, choices[0], event)
+            if plain is not None:
+                return plain
         guard = self._guard
         pre: list[JsonObject] = []
         post: list[JsonObject] = []
@@ -206,6 +215,34 @@ class OpenAIStream(EventStream[SseEvent]):
         else:
             out += event.raw
         return out + self._chunk(post) + self._maybe_done()
+
+    def _plain_chunk(self, obj: JsonObject, choice: Any, event: SseEvent) -> bytes | None:
+        """The usual chunk, one choice of text under way, pushed without the bookkeeping of
+        ``_choice`` (which gives the same bytes); None for any other chunk."""
+        if type(choice) is not dict or choice.get("finish_reason") is not None:
+            return None
+        i = choice.get("index")
+        if type(i) is not int:
+            return None
+        state = self._choices.get(i)
+        if state is None or state.blocked or state.ended or choice.get("logprobs") is not None:
+            return None
+        where = self.plain_text(choice)
+        if where is None:
+            return None
+        holder, name = where
+        text: str = holder[name]
+        key = str(i)
+        state.kinds.setdefault(key, name)
+        out, state.blocked = self._guard.push(key, text)
+        raw = event.raw
+        if out != text:
+            holder[name] = out
+            raw = encode_sse(orjson.dumps(obj), event.event)
+        if not state.blocked:
+            return raw
+        state.ended = True
+        return raw + self._chunk([self.stop_choice(i)]) + self._maybe_done()
 
     def _choice(
         self, i: int, choice: JsonObject, state: _Choice, pre: list[JsonObject], post: list[Any]
