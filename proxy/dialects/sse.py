@@ -87,6 +87,14 @@ class SseDecoder:
         """
         if not data.endswith(b"\n\n") or b"\r" in data:
             return None
+        if data.count(b"\n") == 2 and data.startswith(b"data:"):  # one event: the usual read
+            if len(data) > self._max:
+                raise DialectError(f"server-sent event larger than {self._max} bytes")
+            try:
+                text = (data[6:-2] if data[5:6] == b" " else data[5:-2]).decode()
+            except UnicodeDecodeError as exc:
+                raise DialectError(f"server-sent event is not valid UTF-8: {exc}") from None
+            return [SseEvent(data, None, text)]
         blocks = data[:-2].split(b"\n\n")
         for block in blocks:
             if not block.startswith(b"data:") or b"\n" in block:
