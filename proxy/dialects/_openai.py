@@ -18,7 +18,7 @@ from proxy.dialects._logprobs import LogprobBook
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
 from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, close_all, load_object
-from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
+from proxy.dialects.sse import SseDecoder, SseEvent, encode_json, encode_sse
 
 _HEAD = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
 _ERROR_TYPES = {
@@ -211,7 +211,7 @@ class OpenAIStream(EventStream[SseEvent]):
             changed = True  # the report goes with the last chunk of a choice, built then
         if changed:
             obj["choices"] = kept
-            out += encode_sse(orjson.dumps(obj), event.event)
+            out += encode_json(obj, event.event)
         else:
             out += event.raw
         return out + self._chunk(post) + self._maybe_done()
@@ -238,7 +238,7 @@ class OpenAIStream(EventStream[SseEvent]):
         raw = event.raw
         if out != text:
             holder[name] = out
-            raw = encode_sse(orjson.dumps(obj), event.event)
+            raw = encode_json(obj, event.event)
         if not state.blocked:
             return raw
         state.ended = True
@@ -347,7 +347,7 @@ class OpenAIStream(EventStream[SseEvent]):
         obj["choices"] = choices
         if any(c.get("finish_reason") for c in choices):
             attach_report(obj, self._guard)
-        return encode_sse(orjson.dumps(obj))
+        return encode_json(obj)
 
     def _maybe_done(self) -> bytes:
         states = self._choices.values()

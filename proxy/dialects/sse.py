@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import orjson
+
 from proxy.dialects.base import DialectError
 
 _BOM = b"\xef\xbb\xbf"
@@ -197,6 +199,12 @@ class SseDecoder:
         event = SseEvent(b"".join(self._raw), self._event, data, self._id, self._retry)
         self._reset_event()
         return event
+
+
+def encode_json(obj: object, event: str | None = None) -> bytes:
+    """One event whose data is ``obj`` as compact JSON (one line: JSON escapes newlines)."""
+    line = b"data: " + orjson.dumps(obj) + b"\n\n"
+    return line if event is None else f"event: {event}\n".encode() + line
 
 
 def encode_sse(data: str | bytes, event: str | None = None) -> bytes:
