@@ -83,8 +83,13 @@ class ResponseGuard:
         if stream.blocked or stream.closed or not text:
             return Sent("", stream.blocked)
         stream.held += text
-        stream.arrivals.append((stream.session.fed + len(text), self._clock()))
-        out = self._release(key, stream, stream.session.feed(text), final=False)
+        session = stream.session
+        stream.arrivals.append((session.fed + len(text), self._clock()))
+        settled = session.feed(text)
+        if settled or session.open:
+            out = self._release(key, stream, settled, final=False)
+        else:  # the clean path: nothing found, nothing followed; release what is safe
+            out = self._take(stream, session.safe_until if self._index.withholds else session.fed)
         return Sent(out, stream.blocked)
 
     def close(self, key: str) -> Sent:

@@ -1,7 +1,7 @@
 """``copyguard demo-upstream``: a simulated model server speaking the real wire formats.
 
-It answers OpenAI Chat Completions, Completions and Responses, Anthropic Messages and
-the Ollama API, streaming and not, with echo, clean or protected answers, and can
+It answers OpenAI Chat Completions, Completions and Responses, Anthropic Messages, the
+Ollama API and Google Gemini, streaming and not, with echo, clean or protected answers, and can
 inject faults.  Every integration test and the benchmark use it as the upstream.
 """
 

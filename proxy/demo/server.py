@@ -34,6 +34,7 @@ from proxy.demo.faults import (
     fail_body,
 )
 from proxy.demo.formats import BadRequest, Format, Prompt, Reply, ToolCall, count_tokens
+from proxy.demo.gemini_api import Gemini
 from proxy.demo.ollama_api import OllamaChat, OllamaGenerate
 from proxy.demo.openai_chat import ChatCompletions, Completions
 from proxy.demo.openai_responses import Responses
@@ -86,7 +87,9 @@ FORMATS: tuple[tuple[str, Format], ...] = (
     ("/v1/messages", Messages()),
     ("/api/chat", OllamaChat()),
     ("/api/generate", OllamaGenerate()),
+    *((f"/{v}/models/{{model}}:generateContent", Gemini()) for v in ("v1beta", "v1")),
 )
+GEMINI_STREAMS = tuple(f"/{v}/models/{{model}}:streamGenerateContent" for v in ("v1beta", "v1"))
 
 
 def _json(obj: Any, status: int = 200) -> web.Response:
@@ -199,6 +202,16 @@ def _generation_handler(fmt: Format) -> Handler:
     return handle
 
 
+def _by_alt(sse: Format, array: Format) -> Handler:
+    """Gemini streams SSE when asked with ``alt=sse``, else one JSON array piece by piece."""
+    on_sse, on_array = _generation_handler(sse), _generation_handler(array)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await (on_sse if request.query.get("alt") == "sse" else on_array)(request)
+
+    return handle
+
+
 async def _models(request: web.Request) -> web.Response:
     return _json(extras.openai_models(request.app[DEMO_SETTINGS].model))
 
@@ -233,6 +246,8 @@ def make_demo_app(settings: DemoSettings) -> web.Application:
     app[DEMO_WORKS] = load_works(settings.rules_dir)
     for path, fmt in FORMATS:
         app.router.add_post(path, _generation_handler(fmt))
+    for path in GEMINI_STREAMS:
+        app.router.add_post(path, _by_alt(Gemini(stream=True), Gemini(stream=True, sse=False)))
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/api/tags", _tags)
     app.router.add_post("/v1/embeddings", _embeddings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from proxy.dialects.anthropic import AnthropicMessages
 from proxy.dialects.base import Dialect, DialectError, StrayText, StreamRewriter, TextFilter
+from proxy.dialects.gemini import GeminiGenerate, GeminiStream
 from proxy.dialects.ollama import OllamaChat, OllamaGenerate
 from proxy.dialects.openai_chat import OpenAIChat
 from proxy.dialects.openai_completions import OpenAICompletions
@@ -18,6 +19,8 @@ def default_dialects() -> list[Dialect]:
         AnthropicMessages(),
         OllamaChat(),
         OllamaGenerate(),
+        GeminiGenerate(),
+        GeminiStream(),
     ]
 
 

@@ -149,6 +149,7 @@ class EventStream(Generic[E]):
         self._guard = guard
         self._decoder = decoder
         self._finished = False
+        self._unsent = b""
 
     @property
     def finished(self) -> bool:
@@ -167,19 +168,29 @@ class EventStream(Generic[E]):
         return out if self._finished else out + self.ended()
 
     def fail(self, message: str) -> bytes:
-        """The stream broke: settle, end in the format's error shape."""
-        return b"" if self._finished else self.end(message)
+        """The stream broke: what the events before the break gave, settle, end in the
+        format's error shape."""
+        unsent, self._unsent = self._unsent, b""
+        return unsent + (b"" if self._finished else self.end(message))
 
     def unread(self) -> bytes:
         """Upstream bytes of the event under way (the decoder's; no other code frames events)."""
         return self._decoder.unread()
 
     def _run(self, events: Sequence[E]) -> bytes:
+        if len(events) == 1:  # the usual read: one event
+            return self.event(events[0])
         out = []
-        for event in events:
-            out.append(self.event(event))
-            if self._finished:
-                break
+        try:
+            for event in events:
+                out.append(self.event(event))
+                if self._finished:
+                    break
+        except Exception:
+            # The events before the bad one were rewritten (their text counted as sent, an
+            # array's "[" among them): ``fail`` sends them before the error.
+            self._unsent = b"".join(out)
+            raise
         return b"".join(out)
 
     # -- what a format writes ---------------------------------------------------------

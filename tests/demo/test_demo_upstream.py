@@ -1,4 +1,5 @@
-"""The demo upstream, driven over loopback by the official OpenAI, Anthropic and Ollama SDKs."""
+"""The demo upstream, driven over loopback by the official OpenAI, Anthropic, Ollama and Google
+Gen AI SDKs."""
 
 from __future__ import annotations
 
@@ -11,18 +12,26 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import aiohttp
 import anthropic
+import google.genai
 import ollama
 import openai
 import orjson
 import pytest
 from aiohttp import web
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
 
 from proxy.demo import DEMO_STATS, DemoSettings, default_rules_dir, make_demo_app
 from proxy.demo.answers import CLEAN_ANSWER, load_works, parse_work
 
+# google-genai's async client subclasses aiohttp's ClientSession, which aiohttp warns about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+)
 WORKS = load_works(default_rules_dir())
 POEM = WORKS["poems/lighthouse-keeper"].answer()
 SONG = WORKS["songs/copper-river-blues"].answer()
@@ -101,6 +110,15 @@ async def llama(demo: Demo) -> AsyncIterator[ollama.AsyncClient]:
     client = ollama.AsyncClient(host=demo.url)
     yield client
     await client.close()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+async def gemini(demo: Demo) -> AsyncIterator[google.genai.client.AsyncClient]:
+    """The Google Gen AI SDK pointed at the demo."""
+    options = genai_types.HttpOptions(base_url=demo.url)
+    client = google.genai.Client(api_key="k", http_options=options).aio
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture
@@ -311,6 +329,58 @@ async def test_ollama(llama: ollama.AsyncClient, prompt: str, expected: str) -> 
     assert (await llama.generate(model="m", prompt=prompt)).response == expected
 
 
+@pytest.mark.parametrize(("prompt", "expected"), PROMPTS)
+async def test_gemini(gemini: google.genai.client.AsyncClient, prompt: str, expected: str) -> None:
+    """Gemini generate_content and its stream (SSE): the text, finish reason and usage."""
+    whole = await gemini.models.generate_content(model="m", contents=prompt)
+    assert whole.text == expected
+    assert whole.candidates and whole.candidates[0].finish_reason == "STOP"
+    usage = whole.usage_metadata
+    assert usage and usage.total_token_count == (usage.prompt_token_count or 0) + (
+        usage.candidates_token_count or 0
+    )
+    stream = await gemini.models.generate_content_stream(model="m", contents=prompt)
+    parts = [chunk async for chunk in stream]
+    assert "".join(p.text or "" for p in parts) == expected
+    last = parts[-1]
+    assert last.candidates and last.candidates[0].finish_reason == "STOP"
+    assert last.usage_metadata == usage
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_gemini_function_call(gemini: google.genai.client.AsyncClient, stream: bool) -> None:
+    """Gemini tools: a whole functionCall part with its arguments as an object."""
+    weather = genai_types.FunctionDeclaration(name="get_weather", description="the weather")
+    config = genai_types.GenerateContentConfig(
+        tools=[genai_types.Tool(function_declarations=[weather])],
+        automatic_function_calling=genai_types.AutomaticFunctionCallingConfig(disable=True),
+    )
+    args: Any = {"model": "m", "contents": "weather in Rome", "config": config}
+    if stream:
+        done = [c async for c in await gemini.models.generate_content_stream(**args)][-1]
+    else:
+        done = await gemini.models.generate_content(**args)
+    assert done.function_calls and done.function_calls[0].name == "get_weather"
+    assert done.function_calls[0].args == {"location": "Rome", "unit": "celsius"}
+
+
+async def test_gemini_array_stream(demo: Demo, http: aiohttp.ClientSession) -> None:
+    """Without alt=sse Gemini streams one JSON array, element by element, two candidates."""
+    body = {"contents": [{"parts": [{"text": "echo: hello there"}]}],
+            "generationConfig": {"candidateCount": 2}}  # fmt: skip
+    url = f"{demo.url}/v1beta/models/m:streamGenerateContent"
+    async with http.post(url, json=body) as resp:
+        assert resp.content_type == "application/json"
+        elements = orjson.loads(await resp.read())
+    texts = ["", ""]
+    for element in elements:
+        for candidate in element["candidates"]:
+            texts[candidate["index"]] += candidate["content"]["parts"][0]["text"]
+    assert texts == ["hello there", CLEAN_ANSWER]
+    assert [c["finishReason"] for c in elements[-1]["candidates"]] == ["STOP", "STOP"]
+    assert all("finishReason" not in c for e in elements[:-1] for c in e["candidates"])
+
+
 async def test_ollama_streams_by_default(demo: Demo, http: aiohttp.ClientSession) -> None:
     """Without "stream", Ollama answers in NDJSON lines ending with done:true."""
     body = {"model": "m", "prompt": "echo: hello there"}
@@ -409,6 +479,8 @@ ROUTES: list[tuple[str, dict[str, Any], bytes]] = [
     ("/v1/messages", {"messages": user("hi"), "max_tokens": 9, "stream": True}, b"message_stop"),
     ("/api/chat", {"messages": user("hi")}, b'"done":true'),
     ("/api/generate", {"prompt": "hi"}, b'"done":true'),
+    ("/v1beta/models/m:streamGenerateContent?alt=sse", {"contents": user("hi")}, b'"STOP"'),
+    ("/v1beta/models/m:streamGenerateContent", {"contents": user("hi")}, b'"STOP"'),
 ]
 ROUTE_IDS = [route for route, _, _ in ROUTES]
 ERROR_SHAPES: dict[str, Callable[[Any], bool]] = {
@@ -418,6 +490,10 @@ ERROR_SHAPES: dict[str, Callable[[Any], bool]] = {
     "/v1/messages": lambda b: b["type"] == "error" and b["error"]["type"] == "api_error",
     "/api/chat": lambda b: isinstance(b["error"], str),
     "/api/generate": lambda b: isinstance(b["error"], str),
+    **dict.fromkeys(
+        [route for route, _, _ in ROUTES if ":" in route],
+        lambda b: b["error"] == {"code": 500, "message": ANY, "status": "INTERNAL"},
+    ),
 }
 
 
@@ -528,6 +604,16 @@ async def test_sdk_sees_500(oai: openai.AsyncOpenAI, claude: anthropic.AsyncAnth
         await claude.messages.create(
             model="m", max_tokens=9, messages=user("x"), extra_headers=headers
         )
+
+
+async def test_gemini_sdk_sees_500(gemini: google.genai.client.AsyncClient) -> None:
+    """The Gen AI SDK turns error-500 into its ServerError, with Google's status name."""
+    config = genai_types.GenerateContentConfig(
+        http_options=genai_types.HttpOptions(headers={"x-demo-fault": "error-500"})
+    )
+    with pytest.raises(genai_errors.ServerError) as raised:
+        await gemini.models.generate_content(model="m", contents="x", config=config)
+    assert raised.value.code == 500 and raised.value.status == "INTERNAL"
 
 
 async def test_side_routes(oai: openai.AsyncOpenAI, llama: ollama.AsyncClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,7 @@ from tests.proxy.routes import ROUTES
 
 POEM = "poems/lighthouse-keeper"
 IDS = [r.name for r in ROUTES]
+ARRAY_SEP = b"\r\n,"  # between the elements of the demo's JSON-array streams
 DEADLINE = 10.0  # no request in these tests may take longer: a hang fails, it never blocks
 
 
@@ -29,15 +31,22 @@ async def post(
 
 
 def split_events(body: bytes, ndjson: bool) -> list[bytes]:
-    """The raw events of an SSE body (separator kept) or the lines of an NDJSON body."""
+    """The raw events of an SSE body (separator kept), the lines of an NDJSON body, or the
+    elements of a JSON-array stream (each with the separator before it)."""
+    if body.lstrip().startswith(b"["):
+        first, *rest = body.split(ARRAY_SEP)
+        return [first] + [ARRAY_SEP + part for part in rest]
     sep = b"\n" if ndjson else b"\n\n"
     parts = body.split(sep)
     return [p + sep for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def objects(body: bytes) -> list[Any]:
-    """Every JSON value a client could parse from an SSE or NDJSON body (the rest skipped)."""
+    """Every JSON value a client could parse from an SSE, NDJSON or JSON-array body (the
+    rest skipped)."""
     text = body.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+    if text.lstrip().startswith("["):
+        return _array_elements(text)
     if "data:" in text:
         blocks = [
             "\n".join(
@@ -53,6 +62,23 @@ def objects(body: bytes) -> list[Any]:
             out.append(orjson.loads(block))
         except orjson.JSONDecodeError:
             continue
+    return out
+
+
+def _array_elements(text: str) -> list[Any]:
+    """The elements of a JSON array, as far as they parse (a cut or damaged one is skipped)."""
+    decoder, out, at = json.JSONDecoder(), [], text.index("[") + 1
+    while at < len(text):
+        while at < len(text) and text[at] in " \t\n,":
+            at += 1
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except ValueError:
+            at = text.find("\n,", at + 1)
+            if at < 0:
+                break
+            continue
+        out.append(value)
     return out
 
 

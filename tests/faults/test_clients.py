@@ -44,7 +44,7 @@ async def test_client_disconnect_cancels_the_upstream(
     """A client leaving mid-stream: the upstream request is closed within 1 s, nothing leaks."""
     stack = await start_stack(demo=PACED)
     async with aiohttp.ClientSession() as s:
-        resp = await s.post(stack.proxy + route.path, json=route.request("hi", True))
+        resp = await s.post(stack.proxy + route.url(True), json=route.request("hi", True))
         await resp.content.readany()
         resp.close()  # drop the connection mid-stream
     await _poll(lambda: _disconnected(stack.upstream), within=1.0)
@@ -122,7 +122,7 @@ async def test_oversized_request_is_413(
 
     async with asyncio.timeout(DEADLINE), aiohttp.ClientSession() as s:
         data: Any = parts() if chunked else raw
-        async with s.post(stack.proxy + route.path, data=data) as resp:
+        async with s.post(stack.proxy + route.url(True), data=data) as resp:
             assert resp.status == 413
             assert "413" in str(await resp.json()) or "over" in str(await resp.json())
     assert (await _stats(stack.upstream))["requests"] == 0
@@ -138,9 +138,11 @@ async def test_malformed_request_is_400(start_stack: StartStack, route: Route, b
     """Bad JSON, a non-object, or a non-boolean ``stream``: 400 in the format's shape."""
     stack = await start_stack()
     if isinstance(body, str):
+        if route.stream_path:
+            pytest.skip("the path, not a body field, asks for a stream")
         value: Any = "yes" if body == "stream-yes" else 1
         body = orjson.dumps(route.request("hi", True) | {"stream": value})
-    status, _, out = await post(stack.proxy + route.path, None, raw=body)
+    status, _, out = await post(stack.proxy + route.url(True), None, raw=body)
     assert status == 400
     obj = orjson.loads(out)
     assert "error" in obj or obj.get("type") == "error"
@@ -219,8 +221,8 @@ async def test_logs_hold_no_secrets_prompts_or_outputs(
     prompt = "echo: Quixotic marmalade zeppelins orbit the velvet lighthouse."
     headers = {"Authorization": SECRETS[0], "x-api-key": SECRETS[1], "x-demo-fault": "garbage"}
     with structlog.testing.capture_logs() as logs:
-        await post(stack.proxy + route.path, route.request(prompt, stream))
-        await post(stack.proxy + route.path, route.request(prompt, stream), headers)
+        await post(stack.proxy + route.url(stream), route.request(prompt, stream))
+        await post(stack.proxy + route.url(stream), route.request(prompt, stream), headers)
         await post(stack.proxy + "/v1/models", None, headers)
     shown = [e for e in logs if e.get("log_level") != "debug"]
     assert any(e.get("event") == "request" for e in shown)

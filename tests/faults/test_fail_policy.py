@@ -55,7 +55,7 @@ async def test_fail_closed_ends_the_stream_with_an_error(
     """fail_mode closed: the broken stream ends with the format's error, nothing leaks."""
     stack = await start_stack(demo=DEMO)
     headers = {"x-demo-answer": POEM}
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", True), headers)
+    status, _, body = await post(stack.proxy + route.url(True), route.request("hi", True), headers)
     assert status == 200 and ends_with_error(body)
     assert_no_protected_run(body)
     registry = stack.state.metrics.registry
@@ -72,8 +72,8 @@ async def test_fail_open_passes_the_rest_unscanned(
     """fail_mode open: the rest of the upstream stream reaches the client, and is counted."""
     stack = await start_stack(demo=DEMO, fail_mode="open")
     headers = {"x-demo-answer": answer}
-    _, _, direct = await post(stack.upstream + route.path, route.request("hi", True), headers)
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", True), headers)
+    _, _, direct = await post(stack.upstream + route.url(True), route.request("hi", True), headers)
+    status, _, body = await post(stack.proxy + route.url(True), route.request("hi", True), headers)
     assert status == 200 and not ends_with_error(body)
     got, want = _texts(route, body, True)[0], _texts(route, direct, True)[0]
     assert want.endswith(got[-40:]) and len(got) > len(want) // 2
@@ -94,8 +94,8 @@ async def test_fail_policy_for_whole_answers(
     """Non-streamed: closed answers 500 in the format's shape, open returns the body as is."""
     stack = await start_stack(demo=DEMO, fail_mode=mode)
     body = route.request("hi", False)
-    _, _, direct = await post(stack.upstream + route.path, body, {"x-demo-answer": CLEAN})
-    got, _, out = await post(stack.proxy + route.path, body, {"x-demo-answer": CLEAN})
+    _, _, direct = await post(stack.upstream + route.url(False), body, {"x-demo-answer": CLEAN})
+    got, _, out = await post(stack.proxy + route.url(False), body, {"x-demo-answer": CLEAN})
     assert got == status
     if mode == "open":
         assert _texts(route, out, False) == _texts(route, direct, False)

@@ -6,6 +6,7 @@ never raises, the output stays proportional to the input, and no event grows wit
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import pytest
@@ -28,10 +29,10 @@ FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 
 @cache
-def real_stream(path: str, answer: str) -> bytes:
-    """What the demo model streams on ``path`` for ``answer`` (no sockets: frames only)."""
-    fmt = dict(FORMATS)[path]
-    route = next(r for r in ROUTES if r.path == path)
+def real_stream(name: str, answer: str) -> bytes:
+    """What the demo model streams in format ``name`` for ``answer`` (no sockets: frames only)."""
+    route = next(r for r in ROUTES if r.format == name)
+    fmt = next(f for p, f in FORMATS if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", p), route.path))
     prompt = fmt.parse(route.request("hi", True))
     demo = DemoSettings(rules_dir=SAMPLE_RULES, delay_ms=0, chunk_chars=3)
     reply = plan_reply(prompt, {"x-demo-answer": answer}, demo, load_works(SAMPLE_RULES))
@@ -39,11 +40,11 @@ def real_stream(path: str, answer: str) -> bytes:
 
 
 @st.composite
-def upstream_bytes(draw: st.DrawFn, path: str) -> bytes:
+def upstream_bytes(draw: st.DrawFn, name: str) -> bytes:
     """Pure noise, or a real stream damaged by a splice and a truncation."""
     if draw(st.booleans()):
         return draw(st.binary(max_size=3000))
-    base = real_stream(path, draw(st.sampled_from([POEM, "clean"])))
+    base = real_stream(name, draw(st.sampled_from([POEM, "clean"])))
     at = draw(st.integers(0, len(base)))
     junk = draw(st.binary(max_size=64) | st.sampled_from([b"\n", b"\r", b"\n\n", b"\xff", b"{"]))
     end = draw(st.integers(at, len(base)))
@@ -78,7 +79,7 @@ def _run(dialect: Dialect, chunks: list[bytes]) -> bytes:
 @given(data=st.data())
 def test_rewriter_survives_any_bytes(dialect: Dialect, data: st.DataObject) -> None:
     """Arbitrary (and damaged real) bytes at arbitrary splits: only DialectError, bounded out."""
-    raw = data.draw(upstream_bytes(dialect.paths[0]))
+    raw = data.draw(upstream_bytes(dialect.name))
     cuts = data.draw(st.lists(st.integers(0, 1 << 16), max_size=12))
     out = _run(dialect, _split(raw, cuts))
     assert len(out) <= 4 * len(raw) + 8 * MAX_EVENT

@@ -30,16 +30,14 @@ from tests.faults.common import (
 from tests.proxy.harness import Replay, StartStack
 from tests.proxy.routes import ROUTES, Route
 
-DIALECTS = {d.paths[0]: d for d in default_dialects()} | {
-    p: d for d in default_dialects() for p in d.paths
-}
+DIALECTS = {d.name: d for d in default_dialects()}
 QUICK = {"connect_timeout": 0.2, "first_byte_timeout": 0.2, "read_timeout": 0.2}
 ROOMY = {"connect_timeout": 5.0, "first_byte_timeout": 5.0, "read_timeout": 5.0}
 
 
 def _error_shape(route: Route, status: int, body: bytes) -> None:
     """``body`` is exactly the shape the route's dialect gives its own errors."""
-    expected = orjson.loads(DIALECTS[route.path].error_body(status, "x"))
+    expected = orjson.loads(DIALECTS[route.format].error_body(status, "x"))
     got = orjson.loads(body)
     assert got.keys() == expected.keys()
     if isinstance(expected.get("error"), dict):
@@ -99,7 +97,7 @@ async def test_refused_connection_is_502(
     stack = await start_stack(**QUICK)
     target = f"http://127.0.0.1:{refused_port}"
     stack.state.settings = stack.state.settings.model_copy(update={"upstream": target})
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", stream))
+    status, _, body = await post(stack.proxy + route.url(stream), route.request("hi", stream))
     assert status == 502
     _error_shape(route, 502, body)
 
@@ -112,7 +110,7 @@ async def test_connect_timeout_is_504(
     stack = await start_stack(**QUICK)
     target = f"http://127.0.0.1:{full_backlog}"
     stack.state.settings = stack.state.settings.model_copy(update={"upstream": target})
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", True))
+    status, _, body = await post(stack.proxy + route.url(True), route.request("hi", True))
     assert status == 504
     _error_shape(route, 504, body)
 
@@ -126,7 +124,7 @@ async def test_first_byte_timeout_is_504(
     stack = await start_stack(**QUICK)
     target = f"http://127.0.0.1:{silent_port}"
     stack.state.settings = stack.state.settings.model_copy(update={"upstream": target})
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", stream))
+    status, _, body = await post(stack.proxy + route.url(stream), route.request("hi", stream))
     assert status == 504
     _error_shape(route, 504, body)
 
@@ -149,11 +147,11 @@ async def test_stall_between_chunks_ends_with_error_event(
 ) -> None:
     """A few events then silence: after read_timeout, the format's error event and the end."""
     demo = await start_stack()
-    _, _, direct = await post(demo.upstream + route.path, route.request("hi", True))
+    _, _, direct = await post(demo.upstream + route.url(True), route.request("hi", True))
     ctype = "application/x-ndjson" if route.ndjson else "text/event-stream"
     head = split_events(direct, route.ndjson)[:2]
     stack = await start_stack(replay=Stall(head, content_type=ctype), **QUICK)
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", True))
+    status, _, body = await post(stack.proxy + route.url(True), route.request("hi", True))
     assert status == 200 and ends_with_error(body)
 
 
@@ -165,7 +163,7 @@ async def test_demo_faults_mid_stream(start_stack: StartStack, route: Route, fau
     timeouts = ROOMY | ({"read_timeout": 0.3} if fault == "stall" else {})
     stack = await start_stack(demo=demo, **timeouts)
     headers = {"x-demo-fault": fault, "x-demo-answer": POEM}
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", True), headers)
+    status, _, body = await post(stack.proxy + route.url(True), route.request("hi", True), headers)
     assert status == 200 and ends_with_error(body)
     assert_no_protected_run(body)
 
@@ -182,7 +180,7 @@ async def test_demo_faults_whole_body(
     # turns their 502 into a 504.
     stack = await start_stack(**(QUICK if fault == "stall" else ROOMY))
     headers = {"x-demo-fault": fault, "x-demo-answer": POEM}
-    got, _, body = await post(stack.proxy + route.path, route.request("hi", False), headers)
+    got, _, body = await post(stack.proxy + route.url(False), route.request("hi", False), headers)
     assert got == status
     _error_shape(route, status, body)
 
@@ -194,10 +192,10 @@ async def test_upstream_error_bodies_pass_unchanged(
     start_stack: StartStack, route: Route, status: int, stream: bool
 ) -> None:
     """An upstream 4xx/5xx JSON error reaches the client with its status and body unchanged."""
-    error = DIALECTS[route.path].error_body(status, f"upstream says {status}")
+    error = DIALECTS[route.format].error_body(status, f"upstream says {status}")
     replay = Replay([error[:10], error[10:]], status=status, content_type="application/json")
     stack = await start_stack(replay=replay, **ROOMY)  # the body is read: no timing here
-    got, headers, body = await post(stack.proxy + route.path, route.request("hi", stream))
+    got, headers, body = await post(stack.proxy + route.url(stream), route.request("hi", stream))
     assert (got, body) == (status, error)
     assert headers["Content-Type"].startswith("application/json")
 
@@ -209,13 +207,13 @@ async def test_upstream_error_quoting_protected_text_is_withheld(
 ) -> None:
     """An upstream error whose message quotes a protected work keeps its status, not its text."""
     stanza = named_answer(POEM, load_works(SAMPLE_RULES))
-    error = DIALECTS[route.path].error_body(status, f"could not finish: {stanza}")
+    error = DIALECTS[route.format].error_body(status, f"could not finish: {stanza}")
     replay = Replay([error[:10], error[10:]], status=status, content_type="application/json")
     stack = await start_stack(replay=replay, **ROOMY)
-    got, _, body = await post(stack.proxy + route.path, route.request("hi", True))
+    got, _, body = await post(stack.proxy + route.url(True), route.request("hi", True))
     assert got == status
     _error_shape(route, status, body)
     assert_no_protected_run(body)
     registry = stack.state.metrics.registry
-    labels = {"format": DIALECTS[route.path].name}
+    labels = {"format": DIALECTS[route.format].name}
     assert registry.get_sample_value("copyguard_blocked_streams_total", labels) == 1

@@ -147,7 +147,7 @@ CASES: list[tuple[Mutation, str, str, dict[str, str]]] = [
 async def _direct(start_stack: StartStack, route: Route, answer: str) -> bytes:
     demo = await start_stack()
     status, _, body = await post(
-        demo.upstream + route.path, route.request("hi", True), {"x-demo-answer": answer}
+        demo.upstream + route.url(True), route.request("hi", True), {"x-demo-answer": answer}
     )
     assert status == 200
     return body
@@ -176,14 +176,28 @@ async def test_damaged_stream_has_a_defined_outcome(
     outcome = except_on.get(route.name, outcome)
     if mutate is multiline_data and route.ndjson:
         pytest.skip("NDJSON has no multi-line events")
+    if route.array:
+        pytest.skip("a JSON-array stream has its own damage (test_damaged_array_stream)")
+    await _check_damage(start_stack, route, lambda e: mutate(e, route.ndjson), answer, outcome)
+
+
+async def _check_damage(
+    start_stack: StartStack,
+    route: Route,
+    mutate: Callable[[list[bytes]], list[bytes]],
+    answer: str,
+    outcome: str,
+) -> None:
     direct = await _direct(start_stack, route, answer)
-    damaged = mutate(split_events(direct, route.ndjson), route.ndjson)
+    damaged = mutate(split_events(direct, route.ndjson))
     chunks = [c for piece in damaged for c in (piece[:7], piece[7:]) if c]
     ctype = "application/x-ndjson" if route.ndjson else "text/event-stream"
+    if route.array:
+        ctype = "application/json; charset=UTF-8"
     stack = await start_stack(
         replay=Replay(chunks, content_type=ctype), max_event_bytes=4096, read_timeout=2.0
     )
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", True))
+    status, _, body = await post(stack.proxy + route.url(True), route.request("hi", True))
     assert status == 200
     assert_no_protected_run(body)
     if outcome == SAME:
@@ -194,6 +208,55 @@ async def test_damaged_stream_has_a_defined_outcome(
         assert ends_with_error(body)
 
 
+def _element(piece: bytes, change: Callable[[Any], Any]) -> bytes:
+    """A JSON-array element (with its separator, or the closing bracket) changed by ``change``."""
+    start, end = piece.index(b"{"), piece.rindex(b"}") + 1
+    return piece[:start] + orjson.dumps(change(orjson.loads(piece[start:end]))) + piece[end:]
+
+
+def _noted(value: str) -> Callable[[Any], Any]:
+    return lambda obj: obj | {"x_note": value}
+
+
+# (mutation of the elements, each with the separator before it; answer; outcome)
+ARRAY_CASES: list[tuple[str, Callable[[list[bytes]], list[bytes]], str, str]] = [
+    ("garbage_element", lambda e: _insert(e, 3, b"\r\n,{this is not json}"), POEM, ERROR),
+    ("noise_between", lambda e: _insert(e, 3, b"\r\n@@ line noise @@"), POEM, ERROR),
+    ("scalar_element", lambda e: _insert(e, 3, b"\r\n,42"), CLEAN, ERROR),
+    ("poem_in_unknown_field", lambda e: [_element(e[3], _noted(STANZA.decode())), *e[4:]], CLEAN,
+     ERROR),
+    ("poem_word_by_word", lambda e: [_element(p, _noted(w + " ")) for p, w in
+                                     zip(e, STANZA.decode().split() * 9, strict=False)], CLEAN,
+     ERROR),
+    ("whitespace", lambda e: [w for p in e for w in (b" \n\t\r\n ", p)], CLEAN, SAME),
+    ("whitespace", lambda e: [w for p in e for w in (b" \n\t\r\n ", p)], POEM, FILTERED),
+    ("compact", lambda e: [_element(p, lambda o: o) for p in e], CLEAN, SAME),
+    ("compact", lambda e: [_element(p, lambda o: o) for p in e], POEM, FILTERED),
+    ("missing_end", lambda e: [*e[:-1], e[-1].rstrip()[:-1]], CLEAN, ERROR),
+    ("cut_mid_element", lambda e: [*e[:5], e[5][: len(e[5]) // 2]], CLEAN, ERROR),
+    ("oversized", lambda e: _insert(e, 3, b"\r\n,{\"pad\":\"" + b"x" * (64 << 10) + b'"}'), POEM,
+     ERROR),
+    ("non_utf8", lambda e: [b"".join(e).replace(b'"Cert', b'"\xffCert', 1)], POEM, ERROR),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mutate", "answer", "outcome"),
+    [case[1:] for case in ARRAY_CASES],
+    ids=[f"{name}-{answer.split('/')[0]}" for name, _, answer, _ in ARRAY_CASES],
+)
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.array], ids=lambda r: r.name)
+async def test_damaged_array_stream(
+    start_stack: StartStack,
+    route: Route,
+    mutate: Callable[[list[bytes]], list[bytes]],
+    answer: str,
+    outcome: str,
+) -> None:
+    """A JSON-array stream damaged one way gives its defined outcome and leaks nothing."""
+    await _check_damage(start_stack, route, mutate, answer, outcome)
+
+
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)
 async def test_whole_answer_to_a_stream_request_is_guarded(
     start_stack: StartStack, route: Route
@@ -201,12 +264,12 @@ async def test_whole_answer_to_a_stream_request_is_guarded(
     """An upstream that answers a stream request with one JSON body gets it guarded whole."""
     demo = await start_stack()
     status, _, whole = await post(
-        demo.upstream + route.path, route.request("hi", False), {"x-demo-answer": POEM}
+        demo.upstream + route.url(False), route.request("hi", False), {"x-demo-answer": POEM}
     )
     assert status == 200
     replay = Replay([whole[:50], whole[50:]], content_type="application/json")
     stack = await start_stack(replay=replay)
-    status, headers, body = await post(stack.proxy + route.path, route.request("hi", True))
+    status, headers, body = await post(stack.proxy + route.url(True), route.request("hi", True))
     assert status == 200
     assert headers["Content-Type"].startswith("application/json")
     assert_no_protected_run(body)
@@ -219,12 +282,12 @@ async def test_protected_text_outside_a_whole_answer_is_withheld(
 ) -> None:
     """A whole answer carrying a work in a field no format defines gets the format's error."""
     demo = await start_stack()
-    status, _, whole = await post(demo.upstream + route.path, route.request("hi", False))
+    status, _, whole = await post(demo.upstream + route.url(False), route.request("hi", False))
     assert status == 200
     obj = orjson.loads(whole)
     obj["x_note"] = STANZA.decode()
     stack = await start_stack(replay=Replay([orjson.dumps(obj)], content_type="application/json"))
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", False))
+    status, _, body = await post(stack.proxy + route.url(False), route.request("hi", False))
     assert status == 502
     assert_no_protected_run(body)
     assert b"withheld" in body
@@ -241,7 +304,7 @@ async def test_protected_text_in_an_unguarded_responses_item_is_withheld(
     """An output item of a type no rewriter guards (code being run) is checked all the same."""
     route = next(r for r in ROUTES if r.name == "openai-responses")
     demo = await start_stack()
-    status, _, direct = await post(demo.upstream + route.path, route.request("hi", stream))
+    status, _, direct = await post(demo.upstream + route.url(stream), route.request("hi", stream))
     assert status == 200
     if stream:
         events = split_events(direct, False)
@@ -253,7 +316,7 @@ async def test_protected_text_in_an_unguarded_responses_item_is_withheld(
         obj["output"].append(_code_item(STANZA.decode()))
         chunks, ctype = [orjson.dumps(obj)], "application/json"
     stack = await start_stack(replay=Replay(chunks, content_type=ctype))
-    status, _, body = await post(stack.proxy + route.path, route.request("hi", stream))
+    status, _, body = await post(stack.proxy + route.url(stream), route.request("hi", stream))
     assert_no_protected_run(body)
     assert b"withheld" in body
     assert ends_with_error(body) if stream else status == 502

@@ -100,9 +100,12 @@ async def stack_factory(
 
 
 def events(body: bytes) -> list[dict[str, Any]]:
-    """Every JSON object in an SSE or NDJSON body, in order ([DONE] and comments skipped)."""
+    """Every JSON object in an SSE, NDJSON or JSON-array body, in order ([DONE] and comments
+    skipped)."""
     out: list[dict[str, Any]] = []
     text = body.decode("utf-8").replace("\r\n", "\n")
+    if text.lstrip().startswith("["):
+        return list(orjson.loads(text))
     if text.lstrip().startswith("{") and "\ndata:" not in text and not text.startswith("data:"):
         lines = [line for line in text.split("\n") if line.strip()]
         if len(lines) == 1:

@@ -1,4 +1,4 @@
-"""The six guarded routes: how to ask each one, and how to read what a client got."""
+"""The guarded routes: how to ask each one, and how to read what a client got."""
 
 from __future__ import annotations
 
@@ -17,6 +17,20 @@ class Route:
     texts: Callable[[list[dict[str, Any]], bool], dict[int, str]]  # choice -> client text
     filtered: Callable[[list[dict[str, Any]], bool], bool]  # the format's block signal
     ndjson: bool = False
+    stream_path: str | None = None  # where streams are asked for, if not ``path`` (Gemini)
+    dialect: str | None = None  # the dialect's name, if not ``name``
+
+    @property
+    def format(self) -> str:
+        return self.dialect or self.name
+
+    @property
+    def array(self) -> bool:
+        """Streams come as one JSON array (Gemini without ``alt=sse``)."""
+        return self.stream_path is not None and "alt=sse" not in self.stream_path
+
+    def url(self, stream: bool) -> str:
+        return self.stream_path if stream and self.stream_path else self.path
 
     def read(self, body: bytes, stream: bool) -> tuple[dict[int, str], bool]:
         objs = events(body)
@@ -101,6 +115,33 @@ def _ollama_filtered(objs: list[dict[str, Any]], stream: bool) -> bool:
     return objs[-1].get("done") is True and objs[-1].get("done_reason") == "content_filter"
 
 
+def _gemini_texts(objs: list[dict[str, Any]], stream: bool) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for o in objs:
+        for n, c in enumerate(o.get("candidates", [])):
+            for part in (c.get("content") or {}).get("parts", []):
+                if not part.get("thought"):
+                    index = c.get("index", n)
+                    out[index] = out.get(index, "") + part.get("text", "")
+    return out
+
+
+def _gemini_filtered(objs: list[dict[str, Any]], stream: bool) -> bool:
+    return any(c.get("finishReason") == "RECITATION" for o in objs for c in o.get("candidates", []))
+
+
+def _gemini(name: str, query: str) -> Route:
+    return Route(
+        name,
+        "/v1beta/models/m:generateContent",
+        lambda p, s: {"contents": [{"role": "user", "parts": [{"text": p}]}]},
+        _gemini_texts,
+        _gemini_filtered,
+        stream_path="/v1beta/models/m:streamGenerateContent" + query,
+        dialect="gemini",
+    )
+
+
 ROUTES = [
     Route(
         "openai-chat",
@@ -151,4 +192,6 @@ ROUTES = [
         _ollama_filtered,
         ndjson=True,
     ),
+    _gemini("gemini", "?alt=sse"),
+    _gemini("gemini-array", ""),
 ]

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from proxy.demo import DEMO_STATS, DemoSettings
 from proxy.demo.answers import load_works
 from proxy.matching.normalize import words
 from proxy.scan import scan_text
@@ -52,7 +53,7 @@ async def test_clean_answer_is_byte_identical(
 ) -> None:
     """A clean answer with nothing held reaches the client exactly as the upstream sent it."""
     demo = await start_stack()
-    status, _, direct = await post(demo.upstream + route.path, route.request(CLEAN, stream))
+    status, _, direct = await post(demo.upstream + route.url(stream), route.request(CLEAN, stream))
     assert status == 200
     chunks = [direct[i : i + 97] for i in range(0, len(direct), 97)]
     ctype = (
@@ -61,7 +62,9 @@ async def test_clean_answer_is_byte_identical(
         else "application/json"
     )
     replay = await start_stack(replay=Replay(chunks, content_type=ctype))
-    status, headers, proxied = await post(replay.proxy + route.path, route.request(CLEAN, stream))
+    status, headers, proxied = await post(
+        replay.proxy + route.url(stream), route.request(CLEAN, stream)
+    )
     assert status == 200 and proxied == direct
     assert "X-Copyguard-Findings" not in headers
 
@@ -74,7 +77,7 @@ async def test_protected_answer_is_blocked(
     """Reproducing a sample work ends with the format's filter signal and leaks nothing."""
     stack = await start_stack()
     status, headers, body = await post(
-        stack.proxy + route.path, route.request("recite it", stream), {"x-demo-answer": POEM}
+        stack.proxy + route.url(stream), route.request("recite it", stream), {"x-demo-answer": POEM}
     )
     texts, filtered = route.read(body, stream)
     assert status == 200 and filtered
@@ -94,7 +97,7 @@ async def test_redaction_leaves_the_rest_intact(
     stack = await start_stack()
     lead, song = "Sure, here it is: ", WORKS[SONG].text
     _, _, body = await post(
-        stack.proxy + route.path,
+        stack.proxy + route.url(stream),
         route.request("echo: " + lead + song + " Hope you like it.", stream),
     )
     texts, filtered = route.read(body, stream)
@@ -116,7 +119,9 @@ async def test_choices_are_guarded_independently(
     """With n = 2, a protected choice is cut while the clean one arrives whole."""
     stack = await start_stack()
     body = route.request("anything", stream) | {"n": 2}
-    _, _, out = await post(stack.proxy + route.path, body, {"x-demo-answers": f"{POEM},clean"})
+    _, _, out = await post(
+        stack.proxy + route.url(stream), body, {"x-demo-answers": f"{POEM},clean"}
+    )
     objs = events(out)
     texts = route.texts(objs, stream)
     reasons = {
@@ -126,9 +131,72 @@ async def test_choices_are_guarded_independently(
         if c.get("finish_reason")
     }
     assert reasons == {0: "content_filter", 1: "stop"}
-    direct = await post(stack.upstream + route.path, body, {"x-demo-answers": "clean,clean"})
+    direct = await post(stack.upstream + route.url(stream), body, {"x-demo-answers": "clean,clean"})
     assert texts[1] == route.texts(events(direct[2]), stream)[0]
     assert_no_protected_run(out)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_gemini_candidates_are_guarded_one_by_one(
+    start_stack: StartStack, stream: bool
+) -> None:
+    """candidateCount 2: a whole answer keeps the clean one whole; a block ends a whole stream."""
+    route = next(r for r in ROUTES if r.name == "gemini")
+    stack = await start_stack()
+    body = route.request("anything", stream) | {"generationConfig": {"candidateCount": 2}}
+    url = route.url(stream)
+    _, _, out = await post(stack.proxy + url, body, {"x-demo-answers": f"{POEM},clean"})
+    _, _, direct = await post(stack.upstream + url, body, {"x-demo-answers": "clean,clean"})
+    objs, clean = events(out), route.texts(events(direct), stream)[1]
+    reasons = {
+        c["index"]: c["finishReason"] for o in objs for c in o["candidates"] if "finishReason" in c
+    }
+    texts = route.texts(objs, stream)
+    assert reasons == {0: "RECITATION", 1: "RECITATION" if stream else "STOP"}
+    assert clean.startswith(texts[1]) if stream else texts[1] == clean
+    assert "copyguard" in objs[-1]
+    assert_no_protected_run(out)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.stream_path], ids=lambda r: r.name)
+async def test_gemini_streams_pass_as_they_come(start_stack: StartStack, route: Route) -> None:
+    """SSE and JSON-array streams alike: text reaches the client while upstream still sends."""
+    demo = DemoSettings(rules_dir=SAMPLE_RULES, delay_ms=20, max_chunks=500)
+    stack = await start_stack(demo=demo)
+    body = route.request(CLEAN, True)
+    async with aiohttp.ClientSession() as s, s.post(stack.proxy + route.url(True), json=body) as r:
+        first = b""
+        while b"Zebr" not in first:  # the first piece of text (chunks are 4 characters)
+            first += await asyncio.wait_for(r.content.readany(), 5) or b"upstream ended: Zebr"
+        assert stack.upstream_app[DEMO_STATS].active_streams == 1 and b"ended" not in first
+
+
+VERTEX = [
+    "/v1/projects/p-1/locations/us-central1/publishers/google/models/gemini-2.5-flash",
+    "/v1beta1/publishers/google/models/gemini-2.5-flash",
+    "/v1/projects/p-1/locations/europe-west4/endpoints/1234",
+]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+@pytest.mark.parametrize("model", VERTEX, ids=["project", "express", "endpoint"])
+async def test_vertex_ai_paths_are_guarded(
+    start_stack: StartStack, model: str, stream: bool
+) -> None:
+    """Vertex AI serves the Gemini format on its own paths: guarded as well, not passed through."""
+    route = next(r for r in ROUTES if r.name == "gemini")
+    demo = await start_stack()
+    headers = {"x-demo-answer": POEM}
+    _, _, direct = await post(
+        demo.upstream + route.url(stream), route.request("x", stream), headers
+    )
+    replay = Replay([direct], content_type="text/event-stream" if stream else "application/json")
+    stack = await start_stack(replay=replay)
+    path = model + (":streamGenerateContent?alt=sse" if stream else ":generateContent")
+    status, _, body = await post(stack.proxy + path, route.request("x", stream))
+    assert status == 200 and route.read(body, stream)[1]
+    assert replay.seen[0]["path"] == path
+    assert_no_protected_run(body)
 
 
 async def test_tool_calls_pass_through(start_stack: StartStack) -> None:
@@ -176,7 +244,7 @@ async def test_stored_objects_fetched_back_are_guarded(
     """GET /v1/responses/{id} and /v1/chat/completions/{id} return no protected run either."""
     demo = await start_stack()
     _, _, stored = await post(
-        demo.upstream + route.path, route.request("x", False), {"x-demo-answer": POEM}
+        demo.upstream + route.url(False), route.request("x", False), {"x-demo-answer": POEM}
     )
     replay = Replay([stored], content_type="application/json")
     stack = await start_stack(replay=replay)
@@ -194,7 +262,7 @@ async def test_blocking_closes_the_upstream(start_stack: StartStack, route: Rout
 
     stack = await start_stack(demo=DemoSettings(rules_dir=SAMPLE_RULES, delay_ms=10))
     _, _, body = await post(
-        stack.proxy + route.path, route.request("x", True), {"x-demo-answer": POEM}
+        stack.proxy + route.url(True), route.request("x", True), {"x-demo-answer": POEM}
     )
     assert route.read(body, True)[1]
     stats = stack.upstream_app[DEMO_STATS]
@@ -214,11 +282,11 @@ async def test_log_only_policy_is_invisible(
     (tmp_path / "policy.toml").write_text('action = "log"\n')
     demo = await start_stack()
     body = route.request("x", True)
-    _, _, direct = await post(demo.upstream + route.path, body, {"x-demo-answer": POEM})
+    _, _, direct = await post(demo.upstream + route.url(True), body, {"x-demo-answer": POEM})
     ctype = "application/x-ndjson" if route.ndjson else "text/event-stream"
     chunks = [direct[i : i + 61] for i in range(0, len(direct), 61)]
     stack = await start_stack(rules=tmp_path, replay=Replay(chunks, content_type=ctype))
-    _, _, proxied = await post(stack.proxy + route.path, body)
+    _, _, proxied = await post(stack.proxy + route.url(True), body)
     assert proxied == direct
     registry = stack.state.metrics.registry
     labels = {"collection": "poems", "work": POEM, "action": "log"}

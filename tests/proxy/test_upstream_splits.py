@@ -20,7 +20,7 @@ TEXT = (
 async def fetch(url: str, route: Route) -> bytes:
     async with (
         aiohttp.ClientSession() as s,
-        s.post(url + route.path, json=route.request(TEXT, True)) as r,
+        s.post(url + route.url(True), json=route.request(TEXT, True)) as r,
     ):
         return await r.read()
 
