@@ -25,8 +25,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from proxy.demo import DemoSettings
-from proxy.index_cache import load_or_build
-from proxy.matching.index import MatchIndex
+from proxy.matching.engines import load_matcher
 from proxy.matching.normalize import words
 from proxy.rules import load_rules
 from proxy.scan import scan_text
@@ -140,7 +139,7 @@ async def test_memorised_text_through_proxy(
     an answer with a min_words run is cut with content_filter and none reaches the client,
     streamed and not; a shorter reproduction arrives exactly as directly."""
     proxy = await start_proxy(memorised_server.url, all_rules)
-    index: MatchIndex = load_or_build(load_rules(all_rules), None)[0]
+    index = load_matcher(load_rules(all_rules), None)[0]
     # The server reuses the previous prompt's evaluated tokens: one warm-up request puts it in
     # the same state for every request below (a cold prompt can decode differently).
     await answer(memorised_server.url, *body(text, route, stream=False))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from proxy.index_cache import load_or_build
+from proxy.matching.engines import load_matcher
 from proxy.matching.normalize import words
 from proxy.rules import load_rules
 from proxy.scan import scan_text
@@ -153,7 +153,7 @@ def test_clean_answer_unchanged(guarded: Guarded, stream: bool) -> None:
 def test_mounted_rules_in_force(guarded: Guarded, stream: bool) -> None:
     """The mounted work is cut (content_filter, no min_words run reaches the client); the
     baked-in sample it replaced passes, so the mount, not the image's /rules, is in force."""
-    index = load_or_build(load_rules(guarded.rules), None)[0]
+    index = load_matcher(load_rules(guarded.rules), None)[0]
     answer = f"{CLEAN} {WORK}"
     assert ask(guarded.upstream, answer, stream) == (answer, "stop")
     text, finish = ask(guarded.proxy, answer, stream)

@@ -15,7 +15,7 @@ import yaml
 from openai import OpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
-from proxy.index_cache import load_or_build
+from proxy.matching.engines import load_matcher
 from proxy.rules import load_rules
 from proxy.scan import scan_text
 from tests.conftest import SAMPLE_RULES
@@ -74,7 +74,7 @@ def test_pod_clean_and_protected(pod: str, stream: bool) -> None:
     assert ask(pod, f"echo: {CLEAN}", stream) == (CLEAN, "stop")
     text, finish = ask(pod, "Recite the lighthouse poem.", stream)
     assert finish == "content_filter"
-    index = load_or_build(load_rules(SAMPLE_RULES), None)[0]
+    index = load_matcher(load_rules(SAMPLE_RULES), None)[0]
     assert scan_text(index, text) == []
     assert text.startswith("Certainly")  # the lead-in arrives; the poem does not
 
