@@ -37,7 +37,7 @@ async def test_blocked_answer_ends_with_the_notice(
     """The notice, with the work's title, is the text's last words before the filter signal."""
     stack = await start_stack(rules=rules_with_notice(tmp_path))
     status, _, body = await post(
-        stack.proxy + route.path, route.request("recite it", stream), {"x-demo-answer": POEM}
+        stack.proxy + route.url(stream), route.request("recite it", stream), {"x-demo-answer": POEM}
     )
     texts, filtered = route.read(body, stream)
     assert status == 200 and filtered
@@ -50,7 +50,7 @@ async def test_notice_is_per_collection(start_stack: StartStack, tmp_path: Path)
     stack = await start_stack(rules=rules_with_notice(tmp_path, collection="prose"))
     route = ROUTES[0]
     _, _, body = await post(
-        stack.proxy + route.path, route.request("recite it", True), {"x-demo-answer": POEM}
+        stack.proxy + route.url(True), route.request("recite it", True), {"x-demo-answer": POEM}
     )
     texts, filtered = route.read(body, True)
     assert filtered and "copyguard withheld" not in texts[0]
