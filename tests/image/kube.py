@@ -2,7 +2,8 @@
 Deployment, rendered the way `kubectl apply -k` would, with what this test changes:
 
 - image `localhost/copyguard:latest` (the one `make image` built), never pulled; 1 replica;
-- copyguard's port published on host loopback (`hostPort`/`hostIP`), the Service's job;
+- copyguard's client and admin ports published on host loopback (`hostPort`/`hostIP`), the
+  Service's job;
 - the projected rules volume written out as the folder it would project and mounted as a
   hostPath: podman 4.3's kube play has no projected volumes, and its ConfigMap volumes
   cannot put items in subfolders.
@@ -43,8 +44,10 @@ def project(volume: dict[str, Any], into: Path) -> None:
     into.chmod(0o755)
 
 
-def render(image: str, host_port: int, rules_dir: Path) -> dict[str, Any]:
-    """The Deployment, ready for `podman kube play` (module docstring: what changes)."""
+def render(image: str, host_ports: dict[int, int], rules_dir: Path) -> dict[str, Any]:
+    """The Deployment, ready for `podman kube play` (module docstring: what changes).
+
+    ``host_ports`` maps container ports to the host loopback ports they are published on."""
     dep: dict[str, Any] = yaml.safe_load((K8S / "deployment.yaml").read_text())
     dep["spec"]["replicas"] = 1
     spec = dep["spec"]["template"]["spec"]
@@ -52,7 +55,8 @@ def render(image: str, host_port: int, rules_dir: Path) -> dict[str, Any]:
         container["image"] = image
         container["imagePullPolicy"] = "Never"
         for port in container.get("ports", []):
-            port.update(hostPort=host_port, hostIP="127.0.0.1")
+            if port["containerPort"] in host_ports:
+                port.update(hostPort=host_ports[port["containerPort"]], hostIP="127.0.0.1")
     for volume in spec["volumes"]:
         if "projected" in volume:
             project(volume, rules_dir)

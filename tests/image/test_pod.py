@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import yaml
@@ -40,15 +42,22 @@ def ask(base: str, prompt: str, stream: bool) -> tuple[str, str]:
         return out, finish
 
 
+@dataclass(frozen=True)
+class Pod:
+    url: str  # client traffic (the Service's http port)
+    admin: str  # /metrics and /admin/reload (the admin port, as the ServiceMonitor scrapes)
+
+
 @pytest.fixture(scope="module")
-def pod(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`podman kube play` of the rendered Deployment; `kube down` after. Yields the URL."""
+def pod(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pod]:
+    """`podman kube play` of the rendered Deployment; `kube down` after."""
     if engine.name != "podman":
         pytest.skip("the pod test needs podman (`kube play`)")
     tmp = tmp_path_factory.mktemp("pod")
-    port = free_port()
+    port, admin = free_port(), free_port()
     manifest = tmp / "pod.yaml"
-    manifest.write_text(yaml.safe_dump(render(engine.image, port, tmp / "rules")))
+    rendered = render(engine.image, {8080: port, 8081: admin}, tmp / "rules")
+    manifest.write_text(yaml.safe_dump(rendered))
     # kube play has no --runtime or --ulimit: the same choices through containers.conf.
     runtime, nofile, nproc = engine.limits
     conf = tmp / "containers.conf"
@@ -61,30 +70,34 @@ def pod(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_ok(url + "/readyz"), "the pod's copyguard /readyz")
-        yield url
+        yield Pod(url, f"http://127.0.0.1:{admin}")
     finally:
         engine("kube", "down", str(manifest), check=False)
         engine.env = None
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
-def test_pod_clean_and_protected(pod: str, stream: bool) -> None:
+def test_pod_clean_and_protected(pod: Pod, stream: bool) -> None:
     """Through the pod's only published port: a clean answer arrives whole, the demo model's
     reproduction of the lighthouse poem ends with content_filter and no min_words run."""
-    assert ask(pod, f"echo: {CLEAN}", stream) == (CLEAN, "stop")
-    text, finish = ask(pod, "Recite the lighthouse poem.", stream)
+    assert ask(pod.url, f"echo: {CLEAN}", stream) == (CLEAN, "stop")
+    text, finish = ask(pod.url, "Recite the lighthouse poem.", stream)
     assert finish == "content_filter"
     index = load_matcher(load_rules(SAMPLE_RULES), None)[0]
     assert scan_text(index, text) == []
     assert text.startswith("Certainly")  # the lead-in arrives; the poem does not
 
 
-def test_pod_metrics_and_isolation(engine: Engine, pod: str) -> None:
-    """Metrics scraped from the host attribute the blocks to the work; the pod publishes only
-    copyguard's port (the model server binds the pod's loopback).  The probes are checked
+def test_pod_metrics_and_isolation(engine: Engine, pod: Pod) -> None:
+    """Metrics scraped from the host on the admin port attribute the blocks to the work, and
+    are not served on the client port; the pod publishes only copyguard's two ports (the model
+    server binds the pod's loopback).  The probes are checked
     from the host: podman 4.3 turns httpGet probes into `curl -f http://localhost:0/...` (a
     named port is not resolved) and tcpSocket ones into `nc`, neither in the image."""
-    with urllib.request.urlopen(pod + "/metrics", timeout=5) as resp:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(pod.url + "/metrics", timeout=5)
+    assert refused.value.code == 404
+    with urllib.request.urlopen(pod.admin + "/metrics", timeout=5) as resp:
         metrics = resp.read().decode()
     found = re.findall(r'copyguard_findings_total\{[^}]*work="([^"]+)"[^}]*\} (\S+)', metrics)
     assert "poems/lighthouse-keeper" in {w for w, _ in found}, found
@@ -95,5 +108,5 @@ def test_pod_metrics_and_isolation(engine: Engine, pod: str) -> None:
     ports = engine(
         "pod", "inspect", "--format", "{{json .InfraConfig.PortBindings}}", "copyguard-pod-0"
     )
-    assert list(yaml.safe_load(ports)) == ["8080/tcp"], ports
-    assert http_ok(pod + "/healthz") and http_ok(pod + "/readyz")
+    assert sorted(yaml.safe_load(ports)) == ["8080/tcp", "8081/tcp"], ports
+    assert http_ok(pod.url + "/healthz") and http_ok(pod.url + "/readyz")
