@@ -106,15 +106,22 @@ async def main(argv: list[str] | None = None) -> None:
         asyncio.create_task(serve_demo(demo, "127.0.0.1", args.demo_port)),
         asyncio.create_task(serve(settings, ready)),
     }
-    await ready.wait()
-    print(help_text(settings, catalogue, args.demo_port, sys.executable), flush=True)
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    # A server that cannot start (a port in use) ends its task: stop then, not wait for ready.
+    waiting = asyncio.create_task(ready.wait())
+    first, _ = await asyncio.wait({*tasks, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if waiting in first:
+        print(help_text(settings, catalogue, args.demo_port, sys.executable), flush=True)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
     for task in tasks:
+        if task.done():
+            task.result()  # a server that failed: its error, not a silent exit
         task.cancel()
-    for task in done:
-        task.result()
 
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except OSError as e:  # a port in use, say: one line, not a traceback
+            sys.exit(f"make run: {e.strerror or e}")

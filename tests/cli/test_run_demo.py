@@ -25,7 +25,9 @@ def run_demo(tmp_path: Path, rules: Path | None) -> Iterator[str]:
     env.pop("COPYGUARD_RULES", None)
     if rules is not None:
         env["COPYGUARD_RULES"] = str(rules)
-    args = ["--listen", f"127.0.0.1:{free_port()}", "--demo-port", str(free_port())]
+    listen = free_port()
+    demo = next(p for p in iter(free_port, None) if p != listen)  # the kernel may repeat a port
+    args = ["--listen", f"127.0.0.1:{listen}", "--demo-port", str(demo)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "proxy.run_demo", *args],
         cwd=REPO,
