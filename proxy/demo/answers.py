@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proxy.matching.normalize import words as word_spans
+
 CLEAN = "clean"
+NEXT_HEADER = "x-demo-next"
 ECHO_PREFIX = "echo:"
 
 CLEAN_ANSWER = (
@@ -67,6 +70,23 @@ def load_works(rules_dir: Path) -> dict[str, Work]:
         work_id = path.relative_to(rules_dir).with_suffix("").as_posix()
         works[work_id] = parse_work(work_id, path.read_text(encoding="utf-8"))
     return works
+
+
+def next_words(spec: str, works: Mapping[str, Work]) -> str:
+    """``"WORK POSITION N"``: the next N words of a work from word POSITION (0-based), verbatim.
+
+    A model that obliges an extraction attack, one slice a request; ValueError for a bad spec,
+    KeyError for an unknown work.
+    """
+    parts = spec.split()
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise ValueError(f"{NEXT_HEADER} takes 'WORK POSITION N', not {spec!r}")
+    text = works[parts[0]].text
+    at, n = int(parts[1]), int(parts[2])
+    spans = [(s, e) for _, s, e in word_spans(text)]
+    if n == 0 or at >= len(spans):
+        return ""
+    return text[spans[at][0] : spans[min(at + n, len(spans)) - 1][1]]
 
 
 def named_answer(name: str, works: Mapping[str, Work]) -> str:

@@ -16,11 +16,13 @@ import proxy
 from proxy.demo import extras
 from proxy.demo.answers import (
     CLEAN,
+    NEXT_HEADER,
     Work,
     choose_answer,
     chunks,
     load_works,
     named_answer,
+    next_words,
     paced,
     tool_arguments,
 )
@@ -105,7 +107,12 @@ def plan_reply(
             name = per_choice[index] if index < len(per_choice) else CLEAN
         else:
             name = forced if index == 0 else CLEAN
-        text = choose_answer(prompt.user_text, works) if name is None else named_answer(name, works)
+        if index == 0 and NEXT_HEADER in headers:
+            text = next_words(headers[NEXT_HEADER], works)
+        elif name is None:
+            text = choose_answer(prompt.user_text, works)
+        else:
+            text = named_answer(name, works)
         texts.append(paced(text, settings.chunk_chars, settings.max_chunks))
     tool = None
     wants_tool = not (forced or per_choice) and "weather" in prompt.user_text.lower()
@@ -184,6 +191,8 @@ def _generation_handler(fmt: Format) -> Handler:
                 reply = plan_reply(prompt, request.headers, settings, app[DEMO_WORKS])
             except KeyError as exc:
                 raise BadRequest(f"unknown demo answer {exc.args[0]!r}") from None
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
         except BadRequest as exc:
             return _json(fmt.error(400, str(exc)), status=400)
         if fault == ERROR_500:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -15,6 +15,13 @@ class Action(StrEnum):
     LOG = "log"
 
 
+class Echo(StrEnum):
+    """Whether an answer may repeat protected text the request itself carries."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
 DEFAULT_REPLACEMENT = "[…]"
 
 
@@ -25,6 +32,10 @@ class Rule:
     min_words: int = 12
     action: Action = Action.BLOCK
     replacement: str = DEFAULT_REPLACEMENT
+    # "allow": an answer may repeat what the request itself carries of a work; "block": never
+    echo: Echo = Echo.ALLOW
+    # distinct words of one work a key may take over the budget window (0: no budget)
+    budget_words: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +73,9 @@ class Policy:
 
     def with_min_words(self, n: int) -> Policy:
         """The same policy with ``min_words`` forced to ``n`` everywhere (``scan --min-words``)."""
-        coll = {k: Rule(n, r.action, r.replacement) for k, r in self.collections.items()}
-        d = self.default
-        return Policy(Rule(n, d.action, d.replacement), coll, self.allow_phrases, self.allow_works)
+        coll = {k: replace(r, min_words=n) for k, r in self.collections.items()}
+        d = replace(self.default, min_words=n)
+        return Policy(d, coll, self.allow_phrases, self.allow_works)
 
 
 @dataclass(frozen=True, slots=True)

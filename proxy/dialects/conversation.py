@@ -1,0 +1,108 @@
+"""Where each wire format keeps the conversation a request carries (no I/O).
+
+Every turn's text counts, whoever wrote it: a user may paste what an earlier answer gave
+them, and an assistant turn is text the client already holds.  The *tail* is text the
+answer goes on from directly: an assistant prefill (Anthropic, or a chat request ending in
+an assistant message), a completions prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from proxy.matching.context import Conversation
+
+
+def _text(content: Any) -> str:
+    """A message's text: a string, or the text of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict):
+                for field in ("text", "content"):
+                    value = part.get(field)
+                    if isinstance(value, str):
+                        parts.append(value)
+                    elif isinstance(value, list):
+                        parts.append(_text(value))
+        return "\n".join(p for p in parts if p)
+    return ""
+
+
+def _messages(messages: Any, prefill: bool) -> Conversation:
+    """Chat-shaped messages; with ``prefill``, a final assistant message is the tail."""
+    if not isinstance(messages, list):
+        return Conversation()
+    items = [m for m in messages if isinstance(m, dict)]
+    tail = ""
+    if prefill and items and items[-1].get("role") == "assistant":
+        tail = _text(items[-1].get("content"))
+        items = items[:-1]
+    return Conversation(tuple(t for m in items if (t := _text(m.get("content")))), tail)
+
+
+def _with(conversation: Conversation, first: Iterable[str]) -> Conversation:
+    extra = tuple(t for t in first if t)
+    return Conversation(extra + conversation.turns, conversation.tail)
+
+
+def openai_chat(payload: Mapping[str, Any]) -> Conversation:
+    return _messages(payload.get("messages"), prefill=True)
+
+
+def openai_completions(payload: Mapping[str, Any]) -> Conversation:
+    prompt = payload.get("prompt")
+    if isinstance(prompt, list):  # several prompts, one answer each: each one a tail
+        texts = [p for p in prompt if isinstance(p, str)]
+        return Conversation(tuple(texts[:-1]), texts[-1] if texts else "")
+    return Conversation((), prompt if isinstance(prompt, str) else "")
+
+
+def anthropic(payload: Mapping[str, Any]) -> Conversation:
+    return _with(_messages(payload.get("messages"), prefill=True), [_text(payload.get("system"))])
+
+
+def openai_responses(payload: Mapping[str, Any]) -> Conversation:
+    given = payload.get("input")
+    if isinstance(given, str):
+        conversation = Conversation((given,))
+    elif isinstance(given, list):
+        texts = [_text(i.get("content") or i.get("output")) for i in given if isinstance(i, dict)]
+        conversation = Conversation(tuple(t for t in texts if t))
+    else:
+        conversation = Conversation()
+    return _with(conversation, [_text(payload.get("instructions"))])
+
+
+def ollama_chat(payload: Mapping[str, Any]) -> Conversation:
+    return _messages(payload.get("messages"), prefill=True)
+
+
+def ollama_generate(payload: Mapping[str, Any]) -> Conversation:
+    prompt = payload.get("prompt")
+    text = prompt if isinstance(prompt, str) else ""
+    system = payload.get("system")
+    turns = (system,) if isinstance(system, str) and system else ()
+    # raw prompts are continued as they are; templated ones are a user turn
+    return Conversation(turns, text) if payload.get("raw") else Conversation((*turns, text))
+
+
+BY_FORMAT: dict[str, Callable[[Mapping[str, Any]], Conversation]] = {
+    "openai-chat": openai_chat,
+    "openai-completions": openai_completions,
+    "anthropic-messages": anthropic,
+    "openai-responses": openai_responses,
+    "ollama-chat": ollama_chat,
+    "ollama-generate": ollama_generate,
+}
+
+
+def conversation_of(format_name: str, payload: Mapping[str, Any]) -> Conversation:
+    """The conversation ``payload`` carries, for the dialect called ``format_name``."""
+    read = BY_FORMAT.get(format_name)
+    return read(payload) if read is not None else Conversation()
