@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
+from proxy.budget.watch import BudgetWatch, Extraction
 from proxy.dialects._strays import strays
 from proxy.dialects.base import DialectError
 from proxy.matching.catalogue import Action
+from proxy.matching.context import ContextSession
 from proxy.matching.normalize import MAX_WORD_CHARS, words
 from proxy.matching.seam import Finding, Matcher, Session, scan_once
 
@@ -41,6 +43,7 @@ class NullObserver:
 @dataclass(slots=True)
 class _Stream:
     session: Session
+    watch: BudgetWatch | None = None
     held: str = ""  # original text from ``done`` to what was fed
     done: int = 0  # original offset up to which text is settled (sent or redacted)
     sent: list[str] = field(default_factory=list)
@@ -58,8 +61,11 @@ class ResponseGuard:
         index: Matcher,
         observer: GuardObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        extraction: Extraction | None = None,
     ) -> None:
         self._index = index
+        self.extraction = extraction or Extraction()
+        self.reasons: dict[tuple[str, int, str], str] = {}  # (key, start, work) -> why
         self._observer = observer or NullObserver()
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
@@ -75,13 +81,17 @@ class ResponseGuard:
             return ""
         stream.held += text
         stream.arrivals.append((stream.session.fed + len(text), self._clock()))
-        return self._release(key, stream, stream.session.feed(text), final=False)
+        settled = stream.session.feed(text)
+        over = stream.watch.feed(text) if stream.watch is not None else []
+        return self._release(key, stream, settled, final=False, over=over)
 
     def close(self, key: str) -> str:
         stream = self._stream(key)
         if stream.blocked or stream.closed:
             return ""
-        out = self._release(key, stream, stream.session.flush(), final=True)
+        settled = stream.session.flush()
+        over = stream.watch.flush() if stream.watch is not None else []
+        out = self._release(key, stream, settled, final=True, over=over)
         stream.closed = True
         return out
 
@@ -136,7 +146,11 @@ class ResponseGuard:
         shown = [(k, f) for k, f in self.findings if f.action is not Action.LOG]
         if not shown:
             return None
-        return {"findings": [finding_json(k, f) for k, f in shown]}
+        return {"findings": [finding_json(k, f, self.reason(k, f)) for k, f in shown]}
+
+    def reason(self, key: str, f: Finding) -> str | None:
+        """Why a finding was made, when not for a run in the answer alone."""
+        return self.reasons.get((key, f.start, f.work))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -147,10 +161,29 @@ class ResponseGuard:
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = _Stream(self._index.session())
+            x = self.extraction
+            session = ContextSession(self._index, x.seed) if x.seed else self._index.session()
+            watch = BudgetWatch(x.short, x.spent) if x.short is not None else None
+            stream = self._streams[key] = _Stream(session, watch)
         return stream
 
-    def _release(self, key: str, stream: _Stream, settled: list[Finding], final: bool) -> str:
+    def taken(self) -> list[Finding]:
+        """The short-run findings of the text each stream released (what counts to budgets)."""
+        out = []
+        for key, stream in self._streams.items():
+            if stream.watch is not None:
+                sent = len(self.released(key))
+                out += [f for f in stream.watch.taken if f.start < sent]
+        return out
+
+    def _release(
+        self,
+        key: str,
+        stream: _Stream,
+        settled: list[Finding],
+        final: bool,
+        over: Sequence[Finding] = (),
+    ) -> str:
         for f in settled:
             self._record(key, f)
             if f.action is Action.REDACT:
@@ -166,6 +199,14 @@ class ResponseGuard:
             if blocking:
                 limit = min(limit, min(f.start for f in blocking))
                 stream.blocked = True
+        if stream.watch is not None and not final:
+            limit = min(limit, stream.watch.limit(stream.held, stream.done))
+        if over:  # a run of a work whose budget the key has spent
+            for f in over:
+                self.reasons[(key, f.start, f.work)] = "budget"
+                self._record(key, f)
+            limit = min(limit, min(f.start for f in over))
+            stream.blocked = True
         out = self._take(stream, limit)
         if stream.blocked:
             stream.held = ""
@@ -234,9 +275,12 @@ class ResponseGuard:
         self._observer.finding(key, finding)
 
 
-def finding_json(key: str, f: Finding) -> dict[str, Any]:
-    """A finding as the client sees it: which stream, which work, where."""
-    return {"stream": key, **f.as_dict()}
+def finding_json(key: str, f: Finding, reason: str | None = None) -> dict[str, Any]:
+    """A finding as the client sees it: which stream, which work, where (and why, if not plain)."""
+    out: dict[str, Any] = {"stream": key, **f.as_dict()}
+    if reason is not None:
+        out["reason"] = reason
+    return out
 
 
 def withholds_unread(guard: ResponseGuard, body: bytes) -> bool:

@@ -13,7 +13,9 @@ import orjson
 import structlog
 from aiohttp import web
 
+from proxy.budget.store import StoreError
 from proxy.dialects import Dialect, DialectError, StrayText, StreamRewriter
+from proxy.extraction import prepare, settle
 from proxy.forwarding import request_headers, response_headers, upstream_url
 from proxy.guard import ResponseGuard, finding_json, withholds_unread
 from proxy.matching.catalogue import Action
@@ -97,6 +99,14 @@ async def _guarded(
         msg = str(e) if isinstance(e, DialectError) else "the request body is not valid JSON"
         return _error(dialect, 400, msg, rid)
     info["stream"] = stream
+    index = state.index  # the matcher in force when the request started, for all of it
+    try:
+        key, extraction = await prepare(
+            index, settings, state.budgets, dialect.name, payload, request.headers
+        )
+    except StoreError:
+        info["status"] = 503
+        return _error(dialect, 503, "copyguard could not check this client's budget", rid)
     if settings.log_content:
         info["request_body"] = body.decode("utf-8", "replace")
     assert state.session is not None
@@ -121,7 +131,7 @@ async def _guarded(
     info["upstream_status"], info["ttfb_ms"] = upstream.status, round(ttfb * 1000, 2)
     try:
         observer = MetricsObserver(metrics)
-        guard = ResponseGuard(state.index, observer)
+        guard = ResponseGuard(index, observer, extraction=extraction)
         if stream and upstream.content_type == "application/json":
             stream = False  # a whole answer to a stream request: guarded as the whole it is
         try:
@@ -138,6 +148,7 @@ async def _guarded(
         finally:
             observer.flush()
         _account(metrics, dialect, guard, info)
+        await settle(index, state.budgets, key, guard, info)
         return resp
     finally:
         # release() pools a connection whose body was read to the end and closes any
@@ -151,7 +162,7 @@ def _account(
 ) -> None:
     if guard.findings:
         info["findings"] = [
-            {k: v for k, v in finding_json(key, f).items() if k != "title"}
+            {k: v for k, v in finding_json(key, f, guard.reason(key, f)).items() if k != "title"}
             for key, f in guard.findings
         ]
     actions = {f.action for _, f in guard.findings}

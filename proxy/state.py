@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from proxy.budget.service import Budgets
 from proxy.dialects import Dialect
 from proxy.matching.seam import Matcher
 from proxy.metrics import Metrics
@@ -25,6 +26,7 @@ class ProxyState:
     index: Matcher
     dialects: dict[str, Dialect]
     session: aiohttp.ClientSession | None = None
+    budgets: Budgets | None = None  # per-key budgets (None: budget_store = "off")
 
 
 STATE = web.AppKey("copyguard_state", ProxyState)

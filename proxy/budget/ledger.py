@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from proxy.matching.session import Finding
+from proxy.matching.seam import Finding
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -13,6 +15,9 @@ from proxy.matching.normalize import words as word_spans
 CLEAN = "clean"
 NEXT_HEADER = "x-demo-next"
 ECHO_PREFIX = "echo:"
+# The same, base64-encoded: the request then carries none of the text it makes the model say
+# (a test of what the model says alone, not of what the request carried).
+ECHO64_PREFIX = "echo64:"
 
 CLEAN_ANSWER = (
     "Here is a short answer written just for this demo. "
@@ -72,6 +77,11 @@ def load_works(rules_dir: Path) -> dict[str, Work]:
     return works
 
 
+def echo64(text: str) -> str:
+    """The prompt that makes the demo say ``text`` without the request carrying it."""
+    return ECHO64_PREFIX + base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
 def next_words(spec: str, works: Mapping[str, Work]) -> str:
     """``"WORK POSITION N"``: the next N words of a work from word POSITION (0-based), verbatim.
 
@@ -98,6 +108,12 @@ def named_answer(name: str, works: Mapping[str, Work]) -> str:
 
 def choose_answer(user_text: str, works: Mapping[str, Work]) -> str:
     """Echo, a sample work the prompt asks for, or the clean answer."""
+    if user_text.startswith(ECHO64_PREFIX):
+        raw = user_text[len(ECHO64_PREFIX) :].strip()
+        try:
+            return base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return f"{ECHO64_PREFIX} needs base64 of UTF-8 text"
     if user_text.startswith(ECHO_PREFIX):
         rest = user_text[len(ECHO_PREFIX) :]
         return rest[1:] if rest.startswith(" ") else rest

@@ -13,13 +13,12 @@ is the client's own text and never a finding.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from proxy.matching.catalogue import Echo
-from proxy.matching.index import MatchIndex
 from proxy.matching.normalize import words
-from proxy.matching.session import Finding, MatchSession
+from proxy.matching.seam import Finding, Matcher, Session, scan_once
 
 # Bounds on what one request's context may cost: the seed is fed to every output stream.
 MAX_SEED_CHARS = 64 << 10
@@ -37,28 +36,22 @@ class Conversation:
         return bool(self.turns or self.tail)
 
 
-def scan(index: MatchIndex, text: str) -> list[Finding]:
-    """Every finding in a finished text."""
-    session = MatchSession(index)
-    return session.feed(text) + session.flush()
-
-
-def protected_pieces(fine: MatchIndex, conversation: Conversation) -> list[Finding]:
+def protected_pieces(fine: Matcher, conversation: Conversation) -> list[Finding]:
     """The fine index's findings in every turn and the tail (for totals and budgets)."""
     found: list[Finding] = []
     for text in (*conversation.turns, conversation.tail):
         if text:
-            found += scan(fine, text[-MAX_TURN_CHARS:])
+            found += scan_once(fine, text[-MAX_TURN_CHARS:])
     return found
 
 
-def seed_text(fine: MatchIndex, conversation: Conversation, tail_words: int) -> str:
+def seed_text(fine: Matcher, conversation: Conversation, tail_words: int) -> str:
     """The protected pieces of the turns in order, then the tail's end (bounded, newest kept)."""
     pieces: list[str] = []
     for text in conversation.turns:
         text = text[-MAX_TURN_CHARS:]
         end = -1
-        for f in sorted(scan(fine, text), key=lambda f: f.start):
+        for f in sorted(scan_once(fine, text), key=lambda f: f.start):
             if f.start < end:  # overlapping runs of two works: the text once
                 if f.end > end:
                     pieces[-1] += text[end : f.end]
@@ -68,7 +61,7 @@ def seed_text(fine: MatchIndex, conversation: Conversation, tail_words: int) -> 
             end = f.end
     tail = conversation.tail[-MAX_TURN_CHARS:]
     if tail:
-        found = sorted(scan(fine, tail), key=lambda f: f.start)
+        found = sorted(scan_once(fine, tail), key=lambda f: f.start)
         spans = words(tail)
         keep = spans[-tail_words][1] if len(spans) >= tail_words else 0
         for f in found:
@@ -82,14 +75,14 @@ def seed_text(fine: MatchIndex, conversation: Conversation, tail_words: int) -> 
 class ContextSession:
     """A session seeded with a conversation's protected text (offsets are the answer's)."""
 
-    def __init__(self, index: MatchIndex, seed: str, make: Callable[[], MatchSession]) -> None:
+    def __init__(self, index: Matcher, seed: str) -> None:
         self._index = index
         self._seed = seed
         self._origin = len(seed) + 1
         self._covered: dict[str, list[tuple[int, int]]] = {}
-        for f in scan(index, seed):
+        for f in scan_once(index, seed):
             self._covered.setdefault(f.work, []).append((f.source_start, f.source_end))
-        self._inner = make()
+        self._inner: Session = index.session()
         self._inner.feed(seed + "\n")  # the request's own runs are no findings: dropped
 
     @property

@@ -15,17 +15,22 @@ from weakref import WeakKeyDictionary
 
 import ahocorasick
 
-from proxy.matching.index import MatchIndex, _starters, window_and_stride
+from proxy.matching.aho.index import MatchIndex, _starters, window_and_stride
 
 _built: WeakKeyDictionary[MatchIndex, dict[int, MatchIndex]] = WeakKeyDictionary()
 _lock = threading.Lock()
 _MAX_POSTINGS = 256
 
 
+def cached_fine_index(index: MatchIndex, min_run: int) -> MatchIndex | None:
+    """The fine index if already built."""
+    with _lock:
+        return _built.get(index, {}).get(min_run)
+
+
 def fine_index(index: MatchIndex, min_run: int) -> MatchIndex:
     """The index for runs of ``min_run`` words over ``index``'s catalogue (memoised)."""
-    with _lock:
-        found = _built.get(index, {}).get(min_run)
+    found = cached_fine_index(index, min_run)
     if found is not None:
         return found
     fine = _build(index, min_run)

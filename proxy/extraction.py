@@ -1,0 +1,100 @@
+"""Checks across turns and requests, as a request goes through: before and after the answer.
+
+``prepare`` reads the conversation the request carries and the key's spent works (one store
+round trip) and gives the guard its ``Extraction``; ``settle`` counts what the answer gave
+to the key's budget and reports the conversation's totals per work.  No aiohttp here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from proxy.budget.identity import client_key
+from proxy.budget.ledger import takes
+from proxy.budget.service import BudgetMetrics, Budgets, open_store
+from proxy.budget.store import MemoryStore, StoreError
+from proxy.budget.watch import Extraction
+from proxy.dialects.conversation import conversation_of
+from proxy.guard import ResponseGuard
+from proxy.matching.context import carried, protected_pieces, seed_text
+from proxy.matching.engines import short_runs
+from proxy.matching.seam import Matcher
+from proxy.settings import Settings
+
+log = structlog.get_logger("copyguard")
+
+
+def make_budgets(settings: Settings, metrics: BudgetMetrics) -> Budgets | None:
+    """The budgets of one process, or None with ``budget_store = "off"``."""
+    if settings.budget_store == "off":
+        return None
+    fallback = MemoryStore(settings.budget_window, settings.budget_max_keys)
+    store = open_store(settings.budget_store, settings.budget_window, settings.budget_max_keys)
+    return Budgets(store, fallback, settings.fail_mode, metrics)
+
+
+async def short_matcher(index: Matcher, settings: Settings) -> Matcher:
+    """The short-run matcher of ``index``, built in a thread the first time."""
+    found = short_runs(index, settings.budget_min_run, build=False)
+    if found is None:
+        found = await asyncio.to_thread(short_runs, index, settings.budget_min_run)
+    assert found is not None
+    return found
+
+
+async def prepare(
+    index: Matcher,
+    settings: Settings,
+    budgets: Budgets | None,
+    format_name: str,
+    payload: Mapping[str, Any],
+    headers: Mapping[str, str],
+) -> tuple[str, Extraction]:
+    """The client's key and the guard's inputs; ``StoreError`` if the store is down (closed)."""
+    key = client_key(headers, settings.key_header)
+    conversation = conversation_of(format_name, payload)
+    if budgets is None and not conversation:
+        return key, Extraction()
+    short = await short_matcher(index, settings)
+    spent = await budgets.spent(key) if budgets is not None else frozenset()
+    if not conversation:
+        return key, Extraction(short=short if budgets else None, spent=spent)
+    return key, Extraction(
+        seed=seed_text(short, conversation, index.max_min_words),
+        short=short if budgets else None,
+        spent=spent,
+        carried=tuple(protected_pieces(short, conversation)),
+        conversation=conversation,
+    )
+
+
+async def settle(
+    index: Matcher, budgets: Budgets | None, key: str, guard: ResponseGuard, info: dict[str, Any]
+) -> None:
+    """Count the answer into the key's budget; totals and budget blocks into ``info``."""
+    x = guard.extraction
+    taken = guard.taken()
+    totals = carried([*x.carried, *taken])
+    if totals and x.conversation:
+        info["conversation_words"] = totals  # distinct protected words per work, all turns
+    over = {work for (_, _, work), why in guard.reasons.items() if why == "budget"}
+    if budgets is not None:
+        for work in over:
+            budgets.metrics.blocks.labels(index.work_by_id[work].collection).inc()
+        if over:
+            info["budget_blocked"] = sorted(over)
+    if budgets is None or not taken:
+        return
+    limits = {f.work: index.work_by_id[f.work].rule.budget_words for f in taken}
+    try:
+        counts = await budgets.add(key, takes(taken, x.carried, limits))
+    except StoreError as e:
+        log.warning("budget_store_failed", op="add", error=str(e))
+        info["budget_error"] = str(e)
+        return
+    if counts:
+        info["budget_words"] = counts
