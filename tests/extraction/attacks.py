@@ -74,7 +74,7 @@ def next_slice(at: int, size: int = SLICE) -> dict[str, str]:
     return {NEXT_HEADER: f"{WORK} {START + at} {size}"}
 
 
-async def chat(client: AsyncOpenAI, messages: list[dict[str, Any]], i: int, stream: bool) -> Any:
+async def chat(client: Any, messages: list[dict[str, Any]], i: int, stream: bool) -> Any:
     """One chat completion of the words from ``i`` on: (text, finish_reason)."""
     if stream:
         parts, finish = [], None
