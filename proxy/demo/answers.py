@@ -15,8 +15,8 @@ from proxy.matching.normalize import words as word_spans
 CLEAN = "clean"
 NEXT_HEADER = "x-demo-next"
 ECHO_PREFIX = "echo:"
-# The same, base64-encoded: the request then carries none of the text it makes the model say
-# (a test of what the model says alone, not of what the request carried).
+# The same, base64-encoded (up to the first white space): the request then carries none of the
+# text it makes the model say (a test of what the model says alone, not of the request).
 ECHO64_PREFIX = "echo64:"
 
 CLEAN_ANSWER = (
@@ -109,9 +109,9 @@ def named_answer(name: str, works: Mapping[str, Work]) -> str:
 def choose_answer(user_text: str, works: Mapping[str, Work]) -> str:
     """Echo, a sample work the prompt asks for, or the clean answer."""
     if user_text.startswith(ECHO64_PREFIX):
-        raw = user_text[len(ECHO64_PREFIX) :].strip()
+        raw = user_text[len(ECHO64_PREFIX) :].split(maxsplit=1)  # what follows is the prompt's
         try:
-            return base64.b64decode(raw, validate=True).decode("utf-8")
+            return base64.b64decode(raw[0] if raw else "", validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return f"{ECHO64_PREFIX} needs base64 of UTF-8 text"
     if user_text.startswith(ECHO_PREFIX):
