@@ -75,5 +75,9 @@ class MemoryStore:
                 self._spent.setdefault(key, {})[work] = end
         return out
 
+    def counts(self, key: str) -> dict[str, int]:
+        """The distinct positions counted per work for ``key`` (for operators and tests)."""
+        return {work: len(seen) for work, (_, seen) in self._works(key).items()}
+
     async def close(self) -> None:
         pass
