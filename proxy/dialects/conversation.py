@@ -43,12 +43,19 @@ def _messages(messages: Any, prefill: bool) -> Conversation:
     if prefill and items and items[-1].get("role") == "assistant":
         tail = _text(items[-1].get("content"))
         items = items[:-1]
-    return Conversation(tuple(t for m in items if (t := _text(m.get("content")))), tail)
+    return _split([(m.get("role"), _text(m.get("content"))) for m in items], tail)
+
+
+def _split(said: list[tuple[Any, str]], tail: str = "") -> Conversation:
+    """(role, text) pairs into the client's turns and the model's replies."""
+    turns = tuple(t for role, t in said if t and role != "assistant")
+    replies = tuple(t for role, t in said if t and role == "assistant")
+    return Conversation(turns, replies, tail)
 
 
 def _with(conversation: Conversation, first: Iterable[str]) -> Conversation:
     extra = tuple(t for t in first if t)
-    return Conversation(extra + conversation.turns, conversation.tail)
+    return Conversation(extra + conversation.turns, conversation.replies, conversation.tail)
 
 
 def openai_chat(payload: Mapping[str, Any]) -> Conversation:
@@ -59,8 +66,8 @@ def openai_completions(payload: Mapping[str, Any]) -> Conversation:
     prompt = payload.get("prompt")
     if isinstance(prompt, list):  # several prompts, one answer each: each one a tail
         texts = [p for p in prompt if isinstance(p, str)]
-        return Conversation(tuple(texts[:-1]), texts[-1] if texts else "")
-    return Conversation((), prompt if isinstance(prompt, str) else "")
+        return Conversation(tuple(texts[:-1]), (), texts[-1] if texts else "")
+    return Conversation((), (), prompt if isinstance(prompt, str) else "")
 
 
 def anthropic(payload: Mapping[str, Any]) -> Conversation:
@@ -72,8 +79,10 @@ def openai_responses(payload: Mapping[str, Any]) -> Conversation:
     if isinstance(given, str):
         conversation = Conversation((given,))
     elif isinstance(given, list):
-        texts = [_text(i.get("content") or i.get("output")) for i in given if isinstance(i, dict)]
-        conversation = Conversation(tuple(t for t in texts if t))
+        items = [i for i in given if isinstance(i, dict)]
+        conversation = _split(
+            [(i.get("role"), _text(i.get("content") or i.get("output"))) for i in items]
+        )
     else:
         conversation = Conversation()
     return _with(conversation, [_text(payload.get("instructions"))])
@@ -89,7 +98,7 @@ def ollama_generate(payload: Mapping[str, Any]) -> Conversation:
     system = payload.get("system")
     turns = (system,) if isinstance(system, str) and system else ()
     # raw prompts are continued as they are; templated ones are a user turn
-    return Conversation(turns, text) if payload.get("raw") else Conversation((*turns, text))
+    return Conversation(turns, (), text) if payload.get("raw") else Conversation((*turns, text))
 
 
 BY_FORMAT: dict[str, Callable[[Mapping[str, Any]], Conversation]] = {

@@ -27,29 +27,44 @@ MAX_TURN_CHARS = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """What a request carries: its turns in order (any role) and the text the answer continues."""
+    """What a request carries: the client's turns, the model's earlier replies, and the text
+    the answer continues directly."""
 
-    turns: tuple[str, ...] = ()
+    turns: tuple[str, ...] = ()  # user, system, tool texts, in order
+    replies: tuple[str, ...] = ()  # the model's earlier answers, in order
     tail: str = ""  # assistant prefill, completions prompt: the answer goes on from its end
 
     def __bool__(self) -> bool:
-        return bool(self.turns or self.tail)
+        return bool(self.turns or self.replies or self.tail)
+
+    def texts(self) -> list[str]:
+        """Each text to search once, bounded: the turns, the replies joined, the tail.
+
+        Replies are joined because consecutive replies continue each other: a few words
+        each are no run alone, but are one run together.
+        """
+        replies = " ".join(self.replies)
+        return [t[-MAX_TURN_CHARS:] for t in (*self.turns, replies, self.tail) if t]
 
 
 def protected_pieces(fine: Matcher, conversation: Conversation) -> list[Finding]:
     """The fine index's findings in every turn and the tail (for totals and budgets)."""
     found: list[Finding] = []
-    for text in (*conversation.turns, conversation.tail):
-        if text:
-            found += scan_once(fine, text[-MAX_TURN_CHARS:])
+    for text in conversation.texts():
+        found += scan_once(fine, text)
     return found
 
 
 def seed_text(fine: Matcher, conversation: Conversation, tail_words: int) -> str:
-    """The protected pieces of the turns in order, then the tail's end (bounded, newest kept)."""
+    """The protected pieces of what the request carries, then the tail's end (bounded).
+
+    In order: the earlier turns, the replies, the last turn (a quote the client asks to
+    have continued is there), so the text the answer would go on from comes last.
+    """
     pieces: list[str] = []
-    for text in conversation.turns:
-        text = text[-MAX_TURN_CHARS:]
+    turns = [t[-MAX_TURN_CHARS:] for t in conversation.turns]
+    replies = " ".join(conversation.replies)[-MAX_TURN_CHARS:]
+    for text in [*turns[:-1], replies, *turns[-1:]]:
         end = -1
         for f in sorted(scan_once(fine, text), key=lambda f: f.start):
             if f.start < end:  # overlapping runs of two works: the text once

@@ -20,15 +20,15 @@ CASES: list[tuple[str, dict[str, Any], Conversation]] = [
                 {"role": "user", "content": "continue"},
             ]
         },
-        Conversation(("be brief", "hi", "hello", "continue")),
+        Conversation(("be brief", "hi", "continue"), ("hello",)),
     ),
     (
         "openai-chat",
         {"messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": "I"}]},
-        Conversation(("go",), "I"),
+        Conversation(("go",), (), "I"),
     ),
-    ("openai-completions", {"prompt": "Once upon"}, Conversation((), "Once upon")),
-    ("openai-completions", {"prompt": ["a", "b"]}, Conversation(("a",), "b")),
+    ("openai-completions", {"prompt": "Once upon"}, Conversation((), (), "Once upon")),
+    ("openai-completions", {"prompt": ["a", "b"]}, Conversation(("a",), (), "b")),
     (
         "anthropic-messages",
         {
@@ -38,7 +38,7 @@ CASES: list[tuple[str, dict[str, Any], Conversation]] = [
                 {"role": "assistant", "content": [{"type": "text", "text": "prefill"}]},
             ],
         },
-        Conversation(("sys", "recite"), "prefill"),
+        Conversation(("sys", "recite"), (), "prefill"),
     ),
     (
         "openai-responses",
@@ -54,12 +54,12 @@ CASES: list[tuple[str, dict[str, Any], Conversation]] = [
                 {"type": "function_call_output", "output": "tool said"},
             ],
         },
-        Conversation(("inst", "q", "a", "tool said")),
+        Conversation(("inst", "q", "tool said"), ("a",)),
     ),
     ("openai-responses", {"input": "just this"}, Conversation(("just this",))),
     ("ollama-chat", {"messages": [{"role": "user", "content": "x"}]}, Conversation(("x",))),
     ("ollama-generate", {"prompt": "p", "system": "s"}, Conversation(("s", "p"))),
-    ("ollama-generate", {"prompt": "p", "raw": True}, Conversation((), "p")),
+    ("ollama-generate", {"prompt": "p", "raw": True}, Conversation((), (), "p")),
     ("openai-chat", {"messages": "not a list"}, Conversation()),
     ("unknown-format", {"messages": []}, Conversation()),
 ]

@@ -18,22 +18,33 @@ from tests.extraction.attacks import (
 from tests.proxy.harness import StartStack
 
 BUDGET = 100  # the default budget_words
-CASES: list[tuple[str, Attack, int]] = [
-    ("continue-with-history", continue_with_history, 24),
-    ("quote-the-last-words", quote_the_last_words, 12),
-    ("anthropic-prefill", anthropic_prefill, 12),
-    ("ask-for-slices", ask_for_slices, BUDGET + SLICE),
+# (name, attack, words a request, at most this many words of the work in twenty requests)
+CASES: list[tuple[str, Attack, int, int]] = [
+    ("continue-with-history", continue_with_history, SLICE, 24),
+    ("quote-the-last-words", quote_the_last_words, SLICE, 12),
+    ("anthropic-prefill", anthropic_prefill, SLICE, 12),
+    ("ask-for-slices", ask_for_slices, SLICE, BUDGET + SLICE),
+    # other pacing: four words a request, each reply alone no run of budget_min_run words
+    ("continue-with-history-4", continue_with_history, 4, 24),
+    ("quote-the-last-words-4", quote_the_last_words, 4, 12),
+    ("anthropic-prefill-4", anthropic_prefill, 4, 12),
 ]
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
-@pytest.mark.parametrize(("name", "attack", "most"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("name", "attack", "size", "most"), CASES, ids=[c[0] for c in CASES])
 async def test_attack_gets_at_most(
-    start_stack: StartStack, book: Path, name: str, attack: Attack, most: int, stream: bool
+    start_stack: StartStack,
+    book: Path,
+    name: str,
+    attack: Attack,
+    size: int,
+    most: int,
+    stream: bool,
 ) -> None:
-    """Twenty requests of eight words each get no more of the work than the Done-when bound."""
+    """Twenty requests of a few words each get no more of the work than the Done-when bound."""
     stack = await start_stack(rules=book, demo=DemoSettings(rules_dir=book, delay_ms=0))
-    tally = await attack(stack.proxy, f"sk-{name}", stream)
+    tally = await attack(stack.proxy, f"sk-{name}", stream, size)
     print(name, "stream" if stream else "whole", tally.words, tally.signals)
     assert tally.words <= most, tally.texts
-    assert tally.words >= SLICE  # the first answer, with nothing before it, goes through
+    assert tally.words >= size  # the first answer, with nothing before it, goes through

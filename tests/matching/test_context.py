@@ -80,12 +80,13 @@ def test_going_past_the_pasted_text_is_no_echo(matcher: Matcher) -> None:
 
 
 def test_seed_keeps_the_protected_pieces_in_order_and_the_tail_last(matcher: Matcher) -> None:
-    """Turns shrink to their protected pieces (joined, so turns that continue each other
-    make one run); the tail, which the answer continues, comes last and whole at its end."""
+    """Turns shrink to their protected pieces; replies are searched joined, so short replies
+    that continue each other are one run; the tail comes last, whole at its end."""
     short = short_runs(matcher, 6)
     assert short is not None
-    turns = (f"Recite it. {cut(0, 8)}", "continue", f"Sure: {cut(8, 16)} and more?")
-    seed = seed_text(short, Conversation(turns, tail=f"So: {cut(16, 20)}"), 12)
+    turns = (f"Recite it. {cut(0, 8)}", "continue")
+    replies = (cut(8, 12), cut(12, 16))  # four words each: a run only together
+    seed = seed_text(short, Conversation(turns, replies, f"So: {cut(16, 20)}"), 12)
 
     def norm(text: str) -> list[str]:
         return [w for w, _, _ in words(text)]
