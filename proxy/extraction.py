@@ -22,10 +22,11 @@ from proxy.dialects.conversation import conversation_of
 from proxy.guard import ResponseGuard
 from proxy.matching.context import carried, protected_pieces, seed_text
 from proxy.matching.engines import short_runs
-from proxy.matching.seam import Matcher
+from proxy.matching.seam import Finding, Matcher, scan_once
 from proxy.settings import Settings
 
 log = structlog.get_logger("copyguard")
+_INLINE_SCAN = 16 << 10  # characters of answer counted on the event loop itself
 
 
 def make_budgets(settings: Settings, metrics: BudgetMetrics) -> Budgets | None:
@@ -77,7 +78,15 @@ async def settle(
 ) -> None:
     """Count the answer into the key's budget; totals and budget blocks into ``info``."""
     x = guard.extraction
-    taken = guard.taken()
+    taken: list[Finding] = []
+    if x.short is not None:
+        for text, watched in guard.outputs():
+            if watched is not None:
+                taken += watched
+            elif len(text) > _INLINE_SCAN:  # a long answer: counted without holding the loop
+                taken += await asyncio.to_thread(scan_once, x.short, text)
+            elif text:
+                taken += scan_once(x.short, text)
     totals = carried([*x.carried, *taken])
     if totals and x.conversation:
         info["conversation_words"] = totals  # distinct protected words per work, all turns

@@ -163,17 +163,20 @@ class ResponseGuard:
         if stream is None:
             x = self.extraction
             session = ContextSession(self._index, x.seed) if x.seed else self._index.session()
-            watch = BudgetWatch(x.short, x.spent) if x.short is not None else None
+            # only a key with a spent work is watched live; the rest is counted afterwards
+            watch = BudgetWatch(x.short, x.spent) if x.short is not None and x.spent else None
             stream = self._streams[key] = _Stream(session, watch)
         return stream
 
-    def taken(self) -> list[Finding]:
-        """The short-run findings of the text each stream released (what counts to budgets)."""
-        out = []
+    def outputs(self) -> list[tuple[str, list[Finding] | None]]:
+        """Per stream the text released and, if it was watched live, its short-run findings."""
+        out: list[tuple[str, list[Finding] | None]] = []
         for key, stream in self._streams.items():
-            if stream.watch is not None:
-                sent = len(self.released(key))
-                out += [f for f in stream.watch.taken if f.start < sent]
+            sent = self.released(key)
+            watched = stream.watch.taken if stream.watch is not None else None
+            out.append(
+                (sent, None if watched is None else [f for f in watched if f.start < len(sent)])
+            )
         return out
 
     def _release(

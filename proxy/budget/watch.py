@@ -1,8 +1,9 @@
-"""What one response's streams add to a key's budget, and the block once it is spent (pure).
+"""The block once a key has spent its budget for a work (pure).
 
-Every output stream is also fed to a session of the short-run matcher: its findings (runs
-of ``budget_min_run`` words or more) are what the answer takes of each work.  For a work
-the key has already spent, such a run blocks the stream.  The short-run matcher guarantees
+For a key with a spent work, every output stream is also fed to a session of the short-run
+matcher: its findings (runs of ``budget_min_run`` words or more) are what the answer takes
+of each work, and such a run of a spent work blocks the stream.  (Other keys' answers are
+counted once they ended, off the streaming path.)  The short-run matcher guarantees
 a run is found by the time its ``budget_min_run``-th word arrives, so while the key has a
 spent work the last ``budget_min_run`` words are held as well: none of a blocked run's
 words get out first.  Keys with nothing spent are never held for budgets.
@@ -49,8 +50,6 @@ class BudgetWatch:
 
     def limit(self, held: str, done: int) -> int:
         """How far the stream may be released (original offset); no limit if nothing is spent."""
-        if not self._spent:
-            return 1 << 62
         safe = self._session.safe_until
         spans = words(held)
         if len(spans) >= self._lag:
@@ -60,7 +59,5 @@ class BudgetWatch:
     def _blocking(self, settled: list[Finding], final: bool) -> list[Finding]:
         if len(self.taken) < MAX_TAKEN:
             self.taken += settled[: MAX_TAKEN - len(self.taken)]
-        if not self._spent:
-            return []
         found = settled if final else settled + self._session.open_findings()
         return [replace(f, action=Action.BLOCK) for f in found if f.work in self._spent]
