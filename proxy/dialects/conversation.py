@@ -9,9 +9,21 @@ an assistant message), a completions prompt.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from proxy.matching.context import Conversation
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """What a request carries: the client's turns, the model's earlier replies, and the text
+    the answer continues directly."""
+
+    turns: tuple[str, ...] = ()  # user, system, tool texts, in order
+    replies: tuple[str, ...] = ()  # the model's earlier answers, in order
+    tail: str = ""  # assistant prefill, completions prompt: the answer goes on from its end
+
+    def __bool__(self) -> bool:
+        return bool(self.turns or self.replies or self.tail)
 
 
 def _text(content: Any) -> str:

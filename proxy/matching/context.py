@@ -14,7 +14,8 @@ is the client's own text and never a finding.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import Protocol
 
 from proxy.matching.catalogue import Echo
 from proxy.matching.normalize import words
@@ -25,32 +26,35 @@ MAX_SEED_CHARS = 64 << 10
 MAX_TURN_CHARS = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """What a request carries: the client's turns, the model's earlier replies, and the text
-    the answer continues directly."""
+class Conversation(Protocol):
+    """What a request carries (a dialect reads it): the client's turns, the model's earlier
+    replies, and the text the answer continues directly (prefill, prompt)."""
 
-    turns: tuple[str, ...] = ()  # user, system, tool texts, in order
-    replies: tuple[str, ...] = ()  # the model's earlier answers, in order
-    tail: str = ""  # assistant prefill, completions prompt: the answer goes on from its end
+    @property
+    def turns(self) -> tuple[str, ...]: ...
 
-    def __bool__(self) -> bool:
-        return bool(self.turns or self.replies or self.tail)
+    @property
+    def replies(self) -> tuple[str, ...]: ...
 
-    def texts(self) -> list[str]:
-        """Each text to search once, bounded: the turns, the replies joined, the tail.
+    @property
+    def tail(self) -> str: ...
 
-        Replies are joined because consecutive replies continue each other: a few words
-        each are no run alone, but are one run together.
-        """
-        replies = " ".join(self.replies)
-        return [t[-MAX_TURN_CHARS:] for t in (*self.turns, replies, self.tail) if t]
+
+def texts_of(conversation: Conversation) -> list[str]:
+    """Each text to search once, bounded: the turns, the replies joined, the tail.
+
+    Replies are joined because consecutive replies continue each other: a few words each
+    are no run alone, but are one run together.
+    """
+    replies = " ".join(conversation.replies)
+    texts = (*conversation.turns, replies, conversation.tail)
+    return [t[-MAX_TURN_CHARS:] for t in texts if t]
 
 
 def protected_pieces(fine: Matcher, conversation: Conversation) -> list[Finding]:
     """The fine index's findings in every turn and the tail (for totals and budgets)."""
     found: list[Finding] = []
-    for text in conversation.texts():
+    for text in texts_of(conversation):
         found += scan_once(fine, text)
     return found
 

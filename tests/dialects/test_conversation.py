@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from proxy.dialects.conversation import conversation_of
-from proxy.matching.context import Conversation
+from proxy.dialects.conversation import Conversation, conversation_of
 
 CASES: list[tuple[str, dict[str, Any], Conversation]] = [
     (

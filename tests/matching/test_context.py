@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from proxy.dialects.conversation import Conversation
 from proxy.matching.catalogue import Action
-from proxy.matching.context import ContextSession, Conversation, carried, seed_text
+from proxy.matching.context import ContextSession, carried, seed_text
 from proxy.matching.engines import build_matcher, short_runs
 from proxy.matching.normalize import words
 from proxy.matching.seam import Finding, Matcher
