@@ -7,7 +7,7 @@ as the demo upstream sends it (a role chunk, 200 content chunks of 4 characters 
 English from the speeches corpus, a finish chunk, ``[DONE]``), one event per read, fed
 through ``OpenAIChat().stream_rewriter(ResponseGuard(index, observer))`` with the
 gutenberg index.  Per read it also does what ``handlers._stream`` does around the
-rewriter (perf_counter, the fail-open carry buffer, the chunk-latency observe), and the
+rewriter (perf_counter, the fail-open resume point, the per-response chunk time), and the
 guard's observer is the handler's, on a real ``Metrics`` object.  Reports process CPU
 microseconds per content chunk (best of ``--repeat`` runs, each over ``--streams``
 streams), so other load on the machine barely distorts it.
@@ -24,10 +24,9 @@ from prometheus_client import CollectorRegistry
 
 from proxy.dialects.openai_chat import OpenAIChat
 from proxy.guard import ResponseGuard
-from proxy.handlers import _last_event_end
 from proxy.matching.engines import load_matcher
 from proxy.matching.seam import Matcher
-from proxy.metrics import HistogramBatch, Metrics
+from proxy.metrics import Metrics
 from proxy.observer import MetricsObserver
 from proxy.rules import load_rules
 
@@ -81,24 +80,20 @@ def clean_texts(corpora: Path, count: int) -> list[str]:
 
 def run_stream(index: Matcher, metrics: Metrics, events: list[bytes]) -> bytes:
     """One response through the rewriter, with the handler's per-read work around it."""
-    observer = MetricsObserver(metrics)
+    observer = MetricsObserver(metrics, "openai-chat")
     guard = ResponseGuard(index, observer)
     rewriter = OpenAIChat().stream_rewriter(guard, {"stream": True})
-    chunk_latency = HistogramBatch(metrics.chunk_latency.labels("openai-chat"))
-    carry = bytearray()
     out = []
     for chunk in [*events, b""]:
         t = time.perf_counter()  # the handler reads the clock before and after its await
         t = time.perf_counter()
+        rewriter.unread()  # the fail-open resume point, taken before every read
         piece = rewriter.feed(chunk) if chunk else rewriter.flush()
-        carry += chunk
-        del carry[: _last_event_end(carry, True)]
-        chunk_latency.observe(time.perf_counter() - t)
+        observer.chunk(time.perf_counter() - t)
         out.append(piece)
         if not chunk or rewriter.finished:
             break
-    chunk_latency.flush()
-    observer.flush()
+    observer.done(guard)
     return b"".join(out)
 
 

@@ -18,7 +18,7 @@ from proxy.budget.ledger import takes
 from proxy.budget.service import BudgetMetrics, Budgets, open_store
 from proxy.budget.store import MemoryStore, StoreError
 from proxy.budget.watch import Extraction
-from proxy.dialects.conversation import conversation_of
+from proxy.dialects import Dialect
 from proxy.guard import ResponseGuard
 from proxy.matching.context import carried, protected_pieces, seed_text
 from proxy.matching.engines import short_runs
@@ -27,6 +27,7 @@ from proxy.settings import Settings
 
 log = structlog.get_logger("copyguard")
 _INLINE_SCAN = 16 << 10  # characters of answer counted on the event loop itself
+_WARNED: set[str] = set()  # engines already warned about
 
 
 def make_budgets(settings: Settings, metrics: BudgetMetrics) -> Budgets | None:
@@ -38,12 +39,15 @@ def make_budgets(settings: Settings, metrics: BudgetMetrics) -> Budgets | None:
     return Budgets(store, fallback, settings.fail_mode, metrics)
 
 
-async def short_matcher(index: Matcher, settings: Settings) -> Matcher:
-    """The short-run matcher of ``index``, built in a thread the first time."""
+async def short_matcher(index: Matcher, settings: Settings) -> Matcher | None:
+    """The short-run matcher of ``index``, built in a thread the first time (None: the engine
+    has none, and budgets and context checks are off for it)."""
     found = short_runs(index, settings.budget_min_run, build=False)
     if found is None:
         found = await asyncio.to_thread(short_runs, index, settings.budget_min_run)
-    assert found is not None
+        if found is None and type(index).__name__ not in _WARNED:
+            _WARNED.add(type(index).__name__)
+            log.warning("no_short_run_matcher", engine=type(index).__name__)
     return found
 
 
@@ -51,16 +55,18 @@ async def prepare(
     index: Matcher,
     settings: Settings,
     budgets: Budgets | None,
-    format_name: str,
+    dialect: Dialect,
     payload: Mapping[str, Any],
     headers: Mapping[str, str],
 ) -> tuple[str, Extraction]:
     """The client's key and the guard's inputs; ``StoreError`` if the store is down (closed)."""
     key = client_key(headers, settings.key_header)
-    conversation = conversation_of(format_name, payload)
+    conversation = dialect.conversation(payload)
     if budgets is None and not conversation:
         return key, Extraction()
     short = await short_matcher(index, settings)
+    if short is None:
+        return key, Extraction()
     spent = await budgets.spent(key) if budgets is not None else frozenset()
     if not conversation:
         return key, Extraction(short=short if budgets else None, spent=spent)

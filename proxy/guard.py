@@ -2,7 +2,8 @@
 
 ``ResponseGuard`` is the ``TextFilter`` a dialect talks to: one per response, one
 matcher ``Session`` per stream key.  It releases only text the session calls safe,
-replaces redacted findings, and ends a stream at the first blocking finding.
+replaces redacted findings, and ends a stream at the first blocking finding.  Strings no
+stream guards are checked at once by ``proxy.stray_check``.
 """
 
 from __future__ import annotations
@@ -17,33 +18,28 @@ import orjson
 
 from proxy.budget.watch import BudgetWatch, Extraction
 from proxy.dialects._strays import strays
-from proxy.dialects.base import DialectError
+from proxy.dialects.base import DialectError, Sent
 from proxy.matching.catalogue import Action
 from proxy.matching.context import ContextSession
-from proxy.matching.normalize import MAX_WORD_CHARS, words
-from proxy.matching.seam import Finding, Matcher, Session, scan_once
+from proxy.matching.seam import Finding, Matcher, Session
+from proxy.stray_check import StrayCheck
 
 
 class GuardObserver(Protocol):
-    """Where the guard reports what it did (metrics, logs); no-ops are fine."""
+    """Where the guard reports each finding as it is made (metrics, logs); no-ops are fine."""
 
     def finding(self, key: str, finding: Finding) -> None: ...
-
-    def released(self, held_words: int, delay: float) -> None: ...
 
 
 class NullObserver:
     def finding(self, key: str, finding: Finding) -> None:
         pass
 
-    def released(self, held_words: int, delay: float) -> None:
-        pass
-
 
 @dataclass(slots=True)
 class _Stream:
     session: Session
-    watch: BudgetWatch | None = None
+    watch: BudgetWatch | None = None  # only for a key with a spent work
     held: str = ""  # original text from ``done`` to what was fed
     done: int = 0  # original offset up to which text is settled (sent or redacted)
     sent: list[str] = field(default_factory=list)
@@ -51,10 +47,16 @@ class _Stream:
     arrivals: deque[tuple[int, float]] = field(default_factory=deque)
     blocked: bool = False
     closed: bool = False
+    redacted: bool = False  # a replacement went out instead of original text
 
 
 class ResponseGuard:
-    """The ``TextFilter`` for one response."""
+    """The ``TextFilter`` for one response.
+
+    Besides the findings it keeps two figures of the response for metrics, read once when
+    the response ends: ``longest_hold`` (seconds, the oldest text at any release) and
+    ``most_held_words`` (words still held after the release that left the most text held).
+    """
 
     def __init__(
         self,
@@ -69,35 +71,43 @@ class ResponseGuard:
         self._observer = observer or NullObserver()
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
-        self._strays: dict[str, str] = {}  # path -> the recent text of that stray field
-        self._stray_hit = False
         self.findings: list[tuple[str, Finding]] = []
+        self.strays = StrayCheck(index, self._found)
+        self.releases = 0
+        self.longest_hold = 0.0
+        self.most_held_words = 0
+        self._most_held_chars = 0
 
     # -- TextFilter ------------------------------------------------------------------------
 
-    def push(self, key: str, text: str) -> str:
+    def push(self, key: str, text: str) -> Sent:
         stream = self._stream(key)
         if stream.blocked or stream.closed or not text:
-            return ""
+            return Sent("", stream.blocked)
         stream.held += text
         stream.arrivals.append((stream.session.fed + len(text), self._clock()))
         settled = stream.session.feed(text)
         over = stream.watch.feed(text) if stream.watch is not None else []
-        return self._release(key, stream, settled, final=False, over=over)
+        out = self._release(key, stream, settled, final=False, over=over)
+        return Sent(out, stream.blocked)
 
-    def close(self, key: str) -> str:
+    def close(self, key: str) -> Sent:
         stream = self._stream(key)
         if stream.blocked or stream.closed:
-            return ""
+            return Sent("", stream.blocked)
         settled = stream.session.flush()
         over = stream.watch.flush() if stream.watch is not None else []
         out = self._release(key, stream, settled, final=True, over=over)
         stream.closed = True
-        return out
+        return Sent(out, stream.blocked)
 
     def blocked(self, key: str) -> bool:
         stream = self._streams.get(key)
         return stream is not None and stream.blocked
+
+    def altered(self, key: str) -> bool:
+        stream = self._streams.get(key)
+        return stream is not None and (stream.blocked or stream.redacted)
 
     def released(self, key: str) -> str:
         stream = self._streams.get(key)
@@ -108,37 +118,7 @@ class ResponseGuard:
         return stream.sent[0] if stream.sent else ""
 
     def stray(self, path: str, text: str) -> bool:
-        before = self._strays.get(path, "")
-        joined = before + text
-        # the last word counts as finished: nothing of a stray field is held back to wait
-        found = [f for f in scan_once(self._index, joined) if f.end > len(before)]
-        self._strays[path] = self._stray_tail(joined)
-        hit = False
-        for finding in found:
-            key = f"stray{path}"
-            if not any(k == key and f.work == finding.work for k, f in self.findings):
-                self.findings.append((key, finding))
-                self._observer.finding(key, finding)
-            hit = hit or finding.action in (Action.BLOCK, Action.REDACT)
-        self._stray_hit = self._stray_hit or hit
-        return hit
-
-    def _stray_tail(self, text: str) -> str:
-        """What of a stray field's text the next piece must be checked with.
-
-        A run that ends in the next piece has at most ``max_min_words - 1`` words before it,
-        so only those are kept: each check stays as short as the run it looks for.  A word
-        longer than any protected word breaks every run, so nothing before it matters and
-        enough of it is kept to stay too long.
-        """
-        keep = self._index.max_min_words - 1
-        spans = words(text)[-keep:] if keep > 0 else []
-        start = spans[0][1] if spans else len(text)
-        for _, a, b in reversed(spans):
-            if b - a > MAX_WORD_CHARS:
-                start = max(start, b - MAX_WORD_CHARS - 1)
-                break
-        return text[start:]
+        return self.strays.check(path, text)
 
     def report(self) -> dict[str, Any] | None:
         if not self.findings:  # asked for on every streamed event
@@ -156,7 +136,7 @@ class ResponseGuard:
 
     @property
     def any_blocked(self) -> bool:
-        return self._stray_hit or any(s.blocked for s in self._streams.values())
+        return self.strays.hit or any(s.blocked for s in self._streams.values())
 
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)
@@ -173,10 +153,10 @@ class ResponseGuard:
         out: list[tuple[str, list[Finding] | None]] = []
         for key, stream in self._streams.items():
             sent = self.released(key)
-            watched = stream.watch.taken if stream.watch is not None else None
-            out.append(
-                (sent, None if watched is None else [f for f in watched if f.start < len(sent)])
-            )
+            if stream.watch is None:
+                out.append((sent, None))
+            else:
+                out.append((sent, [f for f in stream.watch.taken if f.start < len(sent)]))
         return out
 
     def _release(
@@ -226,7 +206,7 @@ class ResponseGuard:
             stream.done = limit
             if out:
                 stream.sent.append(out)
-                self._note_release(stream, start, out)
+                self._note_release(stream, start)
             return out
         pieces: list[str] = []
         stream.redactions.sort(key=lambda f: f.start)
@@ -239,6 +219,7 @@ class ResponseGuard:
             pieces.append(
                 rule.replacement.format(title=f.title, work=f.work, collection=f.collection)
             )
+            stream.redacted = True
             self._advance(stream, max(stream.done, f.end))
         if limit > stream.done:
             pieces.append(self._slice(stream, stream.done, limit))
@@ -246,7 +227,7 @@ class ResponseGuard:
         out = "".join(pieces)
         if out:
             stream.sent.append(out)
-            self._note_release(stream, start, out)
+            self._note_release(stream, start)
         return out
 
     def _slice(self, stream: _Stream, a: int, b: int) -> str:
@@ -257,7 +238,7 @@ class ResponseGuard:
         stream.held = stream.held[to - stream.done :]
         stream.done = to
 
-    def _note_release(self, stream: _Stream, start: int, out: str) -> None:
+    def _note_release(self, stream: _Stream, start: int) -> None:
         arrivals = stream.arrivals
         now = self._clock()
         if arrivals and arrivals[0][0] > start:  # as usual: the oldest arrival not yet out
@@ -266,7 +247,13 @@ class ResponseGuard:
             arrived = next((t for end, t in arrivals if end > start), now)
         while arrivals and arrivals[0][0] <= stream.done:
             arrivals.popleft()
-        self._observer.released(len(stream.held.split()), max(0.0, now - arrived))
+        self.releases += 1
+        if now - arrived > self.longest_hold:
+            self.longest_hold = now - arrived
+        # words are counted only when more text than ever stays held: rarely, not per word
+        if len(stream.held) > self._most_held_chars:
+            self._most_held_chars = len(stream.held)
+            self.most_held_words = max(self.most_held_words, len(stream.held.split()))
 
     def _record(self, key: str, finding: Finding) -> None:
         if any(
@@ -274,6 +261,9 @@ class ResponseGuard:
             for k, f in self.findings
         ):
             return
+        self._found(key, finding)
+
+    def _found(self, key: str, finding: Finding) -> None:
         self.findings.append((key, finding))
         self._observer.finding(key, finding)
 

@@ -19,7 +19,7 @@ from proxy.extraction import prepare, settle
 from proxy.forwarding import request_headers, response_headers, upstream_url
 from proxy.guard import ResponseGuard, finding_json, withholds_unread
 from proxy.matching.catalogue import Action
-from proxy.metrics import HistogramBatch, Metrics
+from proxy.metrics import Metrics
 from proxy.observer import MetricsObserver
 from proxy.settings import Settings
 from proxy.state import STATE, ProxyState
@@ -102,7 +102,7 @@ async def _guarded(
     index = state.index  # the matcher in force when the request started, for all of it
     try:
         key, extraction = await prepare(
-            index, settings, state.budgets, dialect.name, payload, request.headers
+            index, settings, state.budgets, dialect, payload, request.headers
         )
     except StoreError:
         info["status"] = 503
@@ -130,9 +130,9 @@ async def _guarded(
     metrics.upstream_ttfb.labels(dialect.name).observe(ttfb)
     info["upstream_status"], info["ttfb_ms"] = upstream.status, round(ttfb * 1000, 2)
     try:
-        observer = MetricsObserver(metrics)
+        observer = MetricsObserver(metrics, dialect.name)
         guard = ResponseGuard(index, observer, extraction=extraction)
-        if stream and upstream.content_type == "application/json":
+        if stream and not dialect.answers_as_stream(upstream.content_type):
             stream = False  # a whole answer to a stream request: guarded as the whole it is
         try:
             resp: web.StreamResponse
@@ -142,11 +142,13 @@ async def _guarded(
                 ).inc()
                 resp = await _relay(state, dialect, guard, upstream, rid, info)
             elif stream:
-                resp = await _stream(request, state, dialect, guard, upstream, payload, rid, info)
+                resp = await _stream(
+                    request, state, dialect, guard, observer, upstream, payload, rid, info
+                )
             else:
                 resp = await _whole(state, dialect, guard, upstream, rid, info)
         finally:
-            observer.flush()
+            observer.done(guard)
         _account(metrics, dialect, guard, info)
         await settle(index, state.budgets, key, guard, info)
         return resp
@@ -259,6 +261,7 @@ async def _stream(
     state: ProxyState,
     dialect: Dialect,
     guard: ResponseGuard,
+    observer: MetricsObserver,
     upstream: aiohttp.ClientResponse,
     payload: dict[str, Any],
     rid: str,
@@ -269,11 +272,8 @@ async def _stream(
     headers["X-Request-Id"] = rid
     resp = web.StreamResponse(status=upstream.status, headers=headers)
     rewriter: StreamRewriter = dialect.stream_rewriter(guard, payload, settings.max_event_bytes)
-    chunk_latency = HistogramBatch(metrics.chunk_latency.labels(dialect.name))  # per read
     first: float | None = None
     sent = 0
-    sse = dialect.stream_media_type.startswith("text/event-stream")
-    carry = bytearray()  # upstream bytes after the last complete event: fail-open resumes there
     unscanned = False  # fail-open struck: the rest of the upstream bytes pass as they are
     metrics.active_streams.inc()
     info["status"] = upstream.status
@@ -285,6 +285,7 @@ async def _stream(
             while True:
                 deadline.reschedule(loop.time() + settings.read_timeout)
                 t = time.perf_counter()
+                unread = b""  # the event under way before this read: fail-open resumes there
                 try:
                     chunk = await reader.readany()
                     t = time.perf_counter()
@@ -293,9 +294,8 @@ async def _stream(
                     if unscanned:
                         out = chunk
                     else:
+                        unread = rewriter.unread()
                         out = rewriter.feed(chunk) if chunk else rewriter.flush()
-                        carry += chunk
-                        del carry[: _last_event_end(carry, sse)]
                 except StrayText:
                     out, chunk = _fail(rewriter, WITHHELD), b""
                 except (DialectError, aiohttp.ClientError) as e:
@@ -309,11 +309,11 @@ async def _stream(
                 except Exception as e:  # a matcher bug: the failure policy decides
                     _matcher_failed(state, e, info)
                     if settings.fail_mode == "open":  # the unsent part of the stream, unscanned
-                        out, unscanned = bytes(carry) + chunk, True
+                        out, unscanned = unread + chunk, True
                     else:
                         out = _fail(rewriter, "copyguard could not check this response")
                         chunk = b""
-                chunk_latency.observe(time.perf_counter() - t)
+                observer.chunk(time.perf_counter() - t)
                 if out:
                     if sent == 0 and first is not None:
                         metrics.first_token_latency.labels(dialect.name).observe(
@@ -332,7 +332,6 @@ async def _stream(
         info["client_disconnected"] = True
         return resp
     finally:
-        chunk_latency.flush()
         metrics.active_streams.dec()
         info["bytes_out"] = sent
     await resp.write_eof()
@@ -345,16 +344,6 @@ def _fail(rewriter: StreamRewriter, message: str) -> bytes:
     except Exception:  # a broken rewriter must still end the client's stream
         log.exception("rewriter_fail_failed")
         return b""
-
-
-def _last_event_end(buf: bytearray, sse: bool) -> int:
-    """Where the last complete SSE event (blank line) or NDJSON line in ``buf`` ends."""
-    if not sse:
-        return buf.rfind(b"\n") + 1
-    if buf.endswith(b"\n\n"):  # the usual read: whole events (no need to search)
-        return len(buf)
-    seps = (b"\n\n", b"\r\n\r\n", b"\r\r", b"\n\r\n")
-    return max((at + len(sep) for sep in seps if (at := buf.rfind(sep)) >= 0), default=0)
 
 
 def _matcher_failed(state: ProxyState, error: Exception, info: dict[str, Any]) -> None:

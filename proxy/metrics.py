@@ -8,7 +8,6 @@ in files there and ``render`` adds up all workers' files.  Gauges say how to com
 from __future__ import annotations
 
 import os
-from bisect import bisect_left
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -53,7 +52,7 @@ class Metrics:
         )
         self.chunk_latency = Histogram(
             "copyguard_added_latency_seconds",
-            "Proxy time per upstream chunk (parse, match, encode; recorded in batches)",
+            "Proxy time per upstream chunk (parse, match, encode), the mean of each response",
             ["format"],
             buckets=_LATENCY,
             registry=r,
@@ -76,13 +75,13 @@ class Metrics:
         )
         self.held_words = Histogram(
             "copyguard_held_back_words",
-            "Words held back after each release (recorded in batches per response)",
+            "Most words held back at once, per response",
             buckets=_WORDS,
             registry=r,
         )
         self.holdback_delay = Histogram(
             "copyguard_holdback_delay_seconds",
-            "Age of the oldest released text when released (recorded in batches per response)",
+            "Longest any text of a response was held back before release, per response",
             buckets=_LATENCY,
             registry=r,
         )
@@ -173,49 +172,6 @@ class Metrics:
         self.findings.labels(
             finding.collection or "-", self.work_label(finding.work), finding.action.value
         ).inc()
-
-
-class HistogramBatch:
-    """Observations of one histogram (or labelled child) gathered locally, added in batches.
-
-    Per streamed chunk copyguard observes up to three histograms; ``Histogram.observe``
-    takes a lock and walks the buckets for every value, a few microseconds each.  This
-    counts the values into the same buckets locally and adds the counts and the sum every
-    ``size`` observations and on ``flush`` (end of the response): the exported histogram
-    is the same, only up to ``size`` observations later.  Uses prometheus_client's
-    histogram internals (``_upper_bounds``, ``_buckets``, ``_sum``): tests/proxy/
-    test_metrics_batch.py checks that the result equals observing one by one.
-    """
-
-    __slots__ = ("_bounds", "_counts", "_hist", "_n", "_size", "_sum")
-
-    def __init__(self, hist: Histogram, size: int = 64) -> None:
-        self._hist = hist
-        self._bounds: list[float] = hist._upper_bounds  # ascending, ends with +Inf
-        self._counts = [0] * len(self._bounds)
-        self._sum = 0.0
-        self._n = 0
-        self._size = size
-
-    def observe(self, amount: float) -> None:
-        # the first bucket whose bound is >= amount, as Histogram.observe picks it
-        self._counts[bisect_left(self._bounds, amount)] += 1
-        self._sum += amount
-        self._n += 1
-        if self._n >= self._size:
-            self.flush()
-
-    def flush(self) -> None:
-        """Add what was gathered to the histogram."""
-        if not self._n:
-            return
-        hist, counts = self._hist, self._counts
-        hist._sum.inc(self._sum)
-        for i, count in enumerate(counts):
-            if count:
-                hist._buckets[i].inc(count)
-                counts[i] = 0
-        self._sum, self._n = 0.0, 0
 
 
 def multiprocess() -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from proxy.dialects.base import Sent
+
 
 @dataclass
 class _Stream:
@@ -55,25 +57,30 @@ class ScriptedFilter:
         s.sent += out
         return out
 
-    def push(self, key: str, text: str) -> str:
+    def push(self, key: str, text: str) -> Sent:
         s = self._stream(key)
         self.events.append(("push", key, text))
         if s.blocked:
-            return ""
+            return Sent("", True)
         s.pending += text
-        return self._release(key, final=False)
+        return Sent(self._release(key, final=False), s.blocked)
 
-    def close(self, key: str) -> str:
+    def close(self, key: str) -> Sent:
         self.events.append(("close", key, ""))
         out = self._release(key, final=True)
         self._stream(key).closed = True
-        return out
+        return Sent(out, self._stream(key).blocked)
 
     def blocked(self, key: str) -> bool:
         return self._stream(key).blocked
 
     def released(self, key: str) -> str:
         return self._stream(key).sent
+
+    def altered(self, key: str) -> bool:
+        pushed = "".join(t for op, k, t in self.events if op == "push" and k == key)
+        s = self._stream(key)
+        return s.blocked or not pushed.startswith(s.sent)
 
     def report(self) -> dict[str, Any] | None:
         hit = [k for k, s in self.streams.items() if s.blocked]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from proxy.dialects.conversation import Conversation
+from proxy.dialects.base import Conversation
 from proxy.matching.catalogue import Action
 from proxy.matching.normalize import words
 from proxy.matching.seam import Finding, Matcher, Session

@@ -17,6 +17,7 @@ import orjson
 from proxy.dialects._logprobs import LogprobBook
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, close_all, load_object
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 _HEAD = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
@@ -40,19 +41,18 @@ CHOICE_FIELDS: Fields = {
 }  # fmt: skip
 
 
-@dataclass(slots=True)
 class Slot:
     """One output text field: ``holder[name]`` is the text of stream ``key``."""
 
-    key: str
-    kind: str  # what the dialect needs to rebuild the field in a synthetic chunk
-    holder: Mapping[str, Any]
-    name: str
-    mirror: str | None = None  # a second field that repeats the same text
-    original: str = field(init=False)
+    __slots__ = ("holder", "key", "kind", "mirror", "name", "original")
 
-    def __post_init__(self) -> None:
-        self.original = self.holder[self.name]
+    def __init__(self, key: str, kind: str, holder: Mapping[str, Any], name: str) -> None:
+        self.key = key
+        self.kind = kind  # what the dialect needs to rebuild the field in a synthetic chunk
+        self.holder = holder
+        self.name = name
+        self.mirror: str | None = None  # a second field that repeats the same text
+        self.original: str = holder[name]
 
     def get(self) -> str:
         text: str = self.holder[self.name]
@@ -72,54 +72,59 @@ class _Choice:
     blocked: bool = False
 
 
-def wants_stream(request: Mapping[str, Any]) -> bool:
-    """``request["stream"]`` as a bool; anything but a bool or null is a client error."""
-    stream = request.get("stream", False)
-    if stream is not None and not isinstance(stream, bool):
-        raise DialectError('"stream" must be a boolean')
-    return bool(stream)
-
-
-def load_object(body: bytes | str) -> JsonObject:
-    """Parse a JSON object or raise ``DialectError``."""
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise DialectError(f"invalid JSON from upstream: {exc}") from None
-    if not isinstance(obj, dict):
-        raise DialectError("upstream JSON is not an object")
-    return obj
-
-
 def error_body(status: int, message: str) -> bytes:
-    """An OpenAI error object."""
+    """An OpenAI error object (chat, completions and Responses spell errors alike)."""
     kind = _ERROR_TYPES.get(status, "api_error")
     return orjson.dumps({"error": {"message": message, "type": kind, "param": None, "code": None}})
 
 
-class OpenAIStream:
+class OpenAIDialect(JsonDialect):
+    """What chat and completions share: a body of choices, OpenAI's error shape."""
+
+    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
+        """Guard every choice of a complete answer."""
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            return None
+        changed = False
+        for pos, choice in enumerate(choices):
+            if not isinstance(choice, dict):
+                raise DialectError("a choice that is not an object")
+            changed |= self.rewrite_choice(choice.get("index", pos), choice, guard)
+        return changed
+
+    def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
+        """Guard the texts of choice ``i`` in place; whether it changed."""
+        raise NotImplementedError
+
+    def error_body(self, status: int, message: str) -> bytes:
+        """``{"error": {...}}`` as OpenAI sends it."""
+        return error_body(status, message)
+
+
+class OpenAIStream(EventStream[SseEvent]):
     """A ``StreamRewriter`` for streams of ``{"choices": [...]}`` chunks."""
 
     fields: Fields = TOP_FIELDS  # the subclass's: everything else in a chunk is checked as stray
 
     def __init__(
-        self,
-        guard: TextFilter,
-        request: Mapping[str, Any],
-        track_logprobs: bool,
-        max_event_bytes: int = 1 << 20,
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
     ) -> None:
-        self._guard = guard
-        self._sse = SseDecoder(max_event_bytes)
+        super().__init__(guard, SseDecoder(max_event_bytes))
+        track_logprobs = self.tracks_logprobs(request)
         self._choices: dict[int, _Choice] = {}
         n = request.get("n")
         self._expected = n if isinstance(n, int) and n > 1 else 1
         self._book: LogprobBook[Any] | None = LogprobBook() if track_logprobs else None
         self._last: JsonObject = {}  # the last chunk object: its _HEAD fields head new chunks
-        self._finished = False
         self._done = False
 
     # -- what subclasses say about their format --
+    @staticmethod
+    def tracks_logprobs(request: Mapping[str, Any]) -> bool:
+        """Whether the request asked for logprobs (then entries are held with their text)."""
+        raise NotImplementedError
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         """The text fields of a streamed choice."""
         raise NotImplementedError
@@ -142,48 +147,25 @@ class OpenAIStream:
         """A choice that ends ``i`` with ``finish_reason: "content_filter"``."""
         raise NotImplementedError
 
-    # -- StreamRewriter --
-    @property
-    def finished(self) -> bool:
-        """True once the client's response is complete."""
-        return self._finished
+    # -- EventStream --
+    def ended(self) -> bytes:
+        """Upstream ended without ``[DONE]`` (servers differ): settle every open choice."""
+        return b"" if self._done else self._settle_all()
 
-    def feed(self, data: bytes) -> bytes:
-        """Rewrite the events completed by ``data``."""
-        return b"" if self._finished else self._events(self._sse.feed(data))
-
-    def flush(self) -> bytes:
-        """Upstream ended: rewrite the last events and settle every open choice."""
-        if self._finished:
-            return b""
-        out = self._events(self._sse.flush())
-        return out if self._finished or self._done else out + self._settle_all()
-
-    def fail(self, message: str) -> bytes:
+    def end(self, message: str) -> bytes:
         """Settle what is safe, then an error event and ``[DONE]``."""
-        if self._finished:
-            return b""
         out = self._settle_all(done=False) if not self._done else b""
         error = {"error": {"message": message, "type": "upstream_error", "code": None}}
         self._finished = True
         return out + encode_sse(orjson.dumps(error)) + DONE
 
-    # -- the work --
-    def _events(self, events: list[SseEvent]) -> bytes:
-        out = []
-        for event in events:
-            out.append(self._event(event))
-            if self._finished:
-                break
-        return b"".join(out)
-
-    def _event(self, event: SseEvent) -> bytes:
+    def event(self, event: SseEvent) -> bytes:
         if event.data is None:
             return event.raw
         if self._done:
             return b""  # nothing follows [DONE]; whatever does is not forwarded unscanned
         # Named events are read like unnamed ones: a name must not smuggle text past us.
-        if event.data.strip() == "[DONE]":
+        if event.data[:1] != "{" and event.data.strip() == "[DONE]":
             self._done = True
             return self._settle_all() + event.raw
         obj = load_object(event.data)
@@ -192,6 +174,7 @@ class OpenAIStream:
         if not isinstance(choices, list):
             return event.raw
         self._last = obj
+        guard = self._guard
         pre: list[JsonObject] = []
         post: list[JsonObject] = []
         kept: list[Any] = []
@@ -200,7 +183,9 @@ class OpenAIStream:
             i = choice.get("index") if isinstance(choice, dict) else None
             if not isinstance(i, int):
                 raise DialectError("streamed choice without an index")
-            state = self._choices.setdefault(i, _Choice())
+            state = self._choices.get(i)
+            if state is None:
+                state = self._choices[i] = _Choice()
             if state.blocked:
                 changed = True  # drop whatever upstream still sends for a blocked choice
                 continue
@@ -212,11 +197,9 @@ class OpenAIStream:
         out = b"".join([self._chunk([c]) for c in pre]) if pre else b""
         if choices and not kept and obj.get("usage") is None:
             return out + self._chunk(post) + self._maybe_done()
-        report = self._guard.report()
         usage = not choices and obj.get("usage") is not None
-        if report is not None and (usage or any(c.get("finish_reason") for c in kept)):
-            obj["copyguard"] = report
-            changed = True
+        if (usage or any(c.get("finish_reason") for c in kept)) and attach_report(obj, guard):
+            changed = True  # the report goes with the last chunk of a choice, built then
         if changed:
             obj["choices"] = kept
             out += encode_sse(orjson.dumps(obj), event.event)
@@ -236,8 +219,7 @@ class OpenAIStream:
                 out = ""
             else:
                 state.kinds.setdefault(slot.key, slot.kind)
-                out = guard.push(slot.key, text)
-                state.blocked = guard.blocked(slot.key)
+                out, state.blocked = guard.push(slot.key, text)
             if out != text:
                 slot.set(out)
                 changed = True
@@ -288,12 +270,8 @@ class OpenAIStream:
         return changed
 
     def _close(self, state: _Choice) -> dict[str, str]:
-        texts: dict[str, str] = {}
-        for key in state.kinds:
-            text = self._guard.close(key)
-            if text:
-                texts[key] = text
-            state.blocked = state.blocked or self._guard.blocked(key)
+        texts, blocked = close_all(self._guard, state.kinds)
+        state.blocked = state.blocked or blocked
         return texts
 
     def _release(self, state: _Choice, extra: Iterable[str] = ()) -> dict[str, list[Any]]:
@@ -330,9 +308,8 @@ class OpenAIStream:
         last = self._last
         obj: JsonObject = {k: last[k] for k in _HEAD if k in last}
         obj["choices"] = choices
-        report = self._guard.report()
-        if report is not None and any(c.get("finish_reason") for c in choices):
-            obj["copyguard"] = report
+        if any(c.get("finish_reason") for c in choices):
+            attach_report(obj, self._guard)
         return encode_sse(orjson.dumps(obj))
 
     def _maybe_done(self) -> bytes:

@@ -21,7 +21,44 @@ from typing import Any
 from proxy.dialects.base import DialectError, StrayText, TextFilter
 
 Fields = dict[str, "Fields | EllipsisType | None"]
-_NONE: Fields = {}  # below an unknown key: every string is a stray
+Found = tuple[str, str]  # (path, text)
+
+
+class _Node:
+    """A ``Fields`` tree compiled for the walk: set lookups instead of per-key branching."""
+
+    __slots__ = ("skip", "star", "strings_ok", "subs")
+
+    def __init__(self, fields: Fields) -> None:
+        self.skip = frozenset(k for k, v in fields.items() if v is ... and k != "*")
+        self.strings_ok = self.skip | {k for k, v in fields.items() if v is None and k != "*"}
+        self.subs = {k: _compile(v) for k, v in fields.items() if isinstance(v, dict)}
+        # list elements: ... skips them, None lets their strings pass, a tree descends, and
+        # without "*" they are unknown (every string a stray)
+        star = fields.get("*", {})
+        self.star: _Node | EllipsisType | None
+        self.star = star if star is None or star is ... else _compile(star) if star else _NONE_NODE
+
+
+_NONE_NODE = _Node.__new__(_Node)  # below an unknown key: every string is a stray
+_NONE_NODE.skip = _NONE_NODE.strings_ok = frozenset()
+_NONE_NODE.subs = {}
+_NONE_NODE.star = _NONE_NODE
+_compiled: dict[int, tuple[Fields, _Node]] = {}
+
+
+def _compile(fields: Fields) -> _Node:
+    """The compiled tree of ``fields`` (dialects pass module constants: compiled once each)."""
+    if not fields:
+        return _NONE_NODE
+    hit = _compiled.get(id(fields))
+    if hit is not None and hit[0] is fields:
+        return hit[1]
+    node = _Node(fields)
+    if len(_compiled) >= 256:  # only a caller building trees per call gets here: stay bounded
+        _compiled.clear()
+    _compiled[id(fields)] = (fields, node)  # the tree is kept, so its id is not reused
+    return node
 
 
 def check_strays(value: Any, fields: Fields, guard: TextFilter, at: str = "") -> None:
@@ -37,29 +74,46 @@ def check_strays(value: Any, fields: Fields, guard: TextFilter, at: str = "") ->
 def strays(value: Any, fields: Fields, at: str = "") -> list[tuple[str, str]]:
     """``(path, text)`` for every non-empty string of ``value`` outside ``fields``."""
     found: list[tuple[str, str]] = []
+    node = _compile(fields)
     try:
-        _walk(value, fields, [at] if at else [], found)
+        if type(value) is dict:
+            _dict(value, node, [at] if at else [], found)
+        elif type(value) is list:
+            _list(value, node, [at] if at else [], found)
+        elif type(value) is str and value:  # a body that is one JSON string
+            found.append((f"/{at}" if at else "", value))
     except RecursionError:  # orjson parses 1024 levels, deeper than Python recurses
         raise DialectError("upstream JSON nested too deeply to be read") from None
     return found
 
 
-def _walk(value: Any, fields: Fields, path: list[str], found: list[tuple[str, str]]) -> None:
-    # Runs on every event: no generators, and a path string only for what is found.
-    pairs: Any
-    if type(value) is dict:
-        pairs, star = value.items(), None
-    else:
-        pairs, star = enumerate(value), fields.get("*", _NONE)
-    for key, child in pairs:
-        sub = fields.get(key, _NONE) if star is None else star
-        if sub is ...:
-            continue
+# These run on every event: no generators, and a path string only for what is found.
+def _dict(
+    value: dict[str, Any], node: _Node, path: list[str], found: list[tuple[str, str]]
+) -> None:
+    for key, child in value.items():
         kind = type(child)
         if kind is str:
-            if sub is not None and child:
-                found.append(("/".join(["", *path, str(key)]), child))
+            if child and key not in node.strings_ok:
+                found.append(("/".join(["", *path, key]), child))
+        elif (kind is dict or kind is list) and key not in node.skip:
+            path.append(key)
+            sub = node.subs.get(key, _NONE_NODE)
+            (_dict if kind is dict else _list)(child, sub, path, found)
+            path.pop()
+
+
+def _list(value: list[Any], node: _Node, path: list[str], found: list[Found]) -> None:
+    star = node.star
+    if star is ...:
+        return
+    for i, child in enumerate(value):
+        kind = type(child)
+        if kind is str:
+            if child and star is not None:
+                found.append(("/".join(["", *path, str(i)]), child))
         elif kind is dict or kind is list:
-            path.append(str(key))
-            _walk(child, _NONE if sub is None else sub, path, found)
+            path.append(str(i))
+            sub = _NONE_NODE if star is None else star
+            (_dict if kind is dict else _list)(child, sub, path, found)
             path.pop()

@@ -12,13 +12,21 @@ A blocked stream ends like a refusal: the block is stopped, then ``message_delta
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from proxy.dialects import conversation
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
+from proxy.dialects.base import Conversation, DialectError, JsonObject, TextFilter
+from proxy.dialects.skeleton import (
+    EventStream,
+    JsonDialect,
+    attach_report,
+    load_object,
+    whole_text,
+)
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 # delta type -> (key suffix, field holding its text)
@@ -62,16 +70,6 @@ _ERROR_TYPES: dict[int, str] = {
 }
 
 
-def _loads(data: str | bytes) -> JsonObject:
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise DialectError(f"invalid JSON from upstream: {exc}") from None
-    if not isinstance(obj, dict):
-        raise DialectError("expected a JSON object from upstream")
-    return obj
-
-
 def _index(obj: JsonObject) -> int:
     index = obj.get("index")
     if not isinstance(index, int) or isinstance(index, bool):
@@ -97,39 +95,19 @@ def _stop(index: int) -> bytes:
     return _event({"type": "content_block_stop", "index": index})
 
 
-class _AnthropicStream:
+class _AnthropicStream(EventStream[SseEvent]):
     """One streamed Messages response: SSE bytes in, guarded SSE bytes out."""
 
-    def __init__(self, guard: TextFilter, max_event_bytes: int = 1 << 20) -> None:
-        self._guard = guard
-        self._decoder = SseDecoder(max_event_bytes)
+    ENDED_EARLY = "upstream stream ended before message_stop"
+
+    def __init__(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> None:
+        super().__init__(guard, SseDecoder(max_event_bytes))
         self._open: dict[int, str] = {}  # block index -> delta type of its text
         self._output_tokens = 0
-        self._finished = False
 
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    def feed(self, data: bytes) -> bytes:
-        if self._finished:
-            return b""
-        return self._run(self._decoder.feed(data))
-
-    def flush(self) -> bytes:
-        if self._finished:
-            return b""
-        out = self._run(self._decoder.flush())
-        if self._finished:
-            return out
-        return out + self._fail("upstream stream ended before message_stop")
-
-    def fail(self, message: str) -> bytes:
-        if self._finished:
-            return b""
-        return self._fail(message)
-
-    def _fail(self, message: str) -> bytes:
+    def end(self, message: str) -> bytes:
         out = self._settle()
         if not self._finished:  # settling may have blocked, which ends the message itself
             error = {"type": "api_error", "message": message}
@@ -137,18 +115,10 @@ class _AnthropicStream:
             self._finished = True
         return out
 
-    def _run(self, events: Iterable[SseEvent]) -> bytes:
-        out = bytearray()
-        for event in events:
-            if self._finished:
-                break
-            out += self._one(event)
-        return bytes(out)
-
-    def _one(self, event: SseEvent) -> bytes:
+    def event(self, event: SseEvent) -> bytes:
         if event.data is None:
             return event.raw
-        obj = _loads(event.data)
+        obj = load_object(event.data)
         check_strays(obj, STREAM_FIELDS, self._guard)
         kind = obj.get("type")
         if kind == "content_block_start":
@@ -204,12 +174,12 @@ class _AnthropicStream:
         if not isinstance(text, str):
             return event.raw
         key = _key(index, delta_type)
-        released = self._guard.push(key, text)
+        released, blocked = self._guard.push(key, text)
         out = event.raw
         if released != text:
             holder[field] = released
             out = _event(obj)
-        if self._guard.blocked(key):
+        if blocked:
             return out + self._settle(refuse=True)
         return out
 
@@ -218,10 +188,9 @@ class _AnthropicStream:
         delta_type = self._open.pop(index, None)
         if delta_type is None:
             return event.raw
-        key = _key(index, delta_type)
-        rest = self._guard.close(key)
+        rest, blocked = self._guard.close(_key(index, delta_type))
         out = (_delta(index, delta_type, rest) if rest else b"") + event.raw
-        if self._guard.blocked(key):
+        if blocked:
             out += self._settle(refuse=True)
         return out
 
@@ -230,11 +199,7 @@ class _AnthropicStream:
         if self._finished:
             return out
         self._count(obj.get("usage"))
-        report = self._guard.report()
-        if report is None:
-            return out + event.raw
-        obj["copyguard"] = report
-        return out + _event(obj)
+        return out + (_event(obj) if attach_report(obj, self._guard) else event.raw)
 
     def _count(self, usage: Any) -> None:
         if isinstance(usage, dict) and isinstance(usage.get("output_tokens"), int):
@@ -244,13 +209,11 @@ class _AnthropicStream:
         """Close every open block (last text, then stop); end with a refusal if any is blocked."""
         out = bytearray()
         for index, delta_type in sorted(self._open.items()):
-            key = _key(index, delta_type)
-            was_blocked = self._guard.blocked(key)
-            rest = self._guard.close(key)
-            if rest and not was_blocked:
+            rest, blocked = self._guard.close(_key(index, delta_type))
+            if rest:  # a blocked stream releases nothing
                 out += _delta(index, delta_type, rest)
             out += _stop(index)
-            refuse = refuse or self._guard.blocked(key)
+            refuse = refuse or blocked
         self._open.clear()
         if refuse:
             out += self._refusal()
@@ -262,9 +225,7 @@ class _AnthropicStream:
             "delta": {"stop_reason": "refusal", "stop_sequence": None},
             "usage": {"output_tokens": self._output_tokens},
         }
-        report = self._guard.report()
-        if report is not None:
-            message_delta["copyguard"] = report
+        attach_report(message_delta, self._guard)
         self._finished = True
         return _event(message_delta) + _event({"type": "message_stop"})
 
@@ -277,15 +238,15 @@ def _rewrite_block(index: int, block: JsonObject, guard: TextFilter) -> tuple[bo
         text = block.get(field)
         if not isinstance(text, str):
             return False, False
-        released = guard.push(key, text) + guard.close(key)
+        released, blocked = whole_text(guard, key, text)
         if released != text:
             block[field] = released
-        return released != text, guard.blocked(key)
+        return released != text, blocked
     if kind in _BLOCKS and isinstance(block.get("input"), dict):
         key = _key(index, "input_json_delta")
         text = orjson.dumps(block["input"]).decode()
-        released = guard.push(key, text) + guard.close(key)
-        if guard.blocked(key):
+        released, blocked = whole_text(guard, key, text)
+        if blocked:
             block["input"] = {}
             return True, True
         if released != text:
@@ -303,36 +264,27 @@ def _object_or_empty(text: str) -> JsonObject:
     return value if isinstance(value, dict) else {}
 
 
-class AnthropicMessages:
+class AnthropicMessages(JsonDialect):
     """The Anthropic Messages API, streamed (SSE) or not."""
 
     name = "anthropic-messages"
-    paths: tuple[str, ...] = ("/v1/messages",)
-    stream_media_type = "text/event-stream"
+    paths = ("/v1/messages",)
+    body_fields = WHOLE_FIELDS
+    rewriter = _AnthropicStream
 
-    def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        stream = request.get("stream")
-        if stream is not None and not isinstance(stream, bool):
-            raise DialectError('"stream" must be a boolean')
-        return stream is True
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.anthropic(request)
 
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> StreamRewriter:
-        return _AnthropicStream(guard, max_event_bytes)
-
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
+    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         """Guard a complete message.
 
         A blocked block keeps its released prefix and later blocks are dropped (a stream
         would have ended there); a blocked tool input becomes ``{}``, a redacted one is kept
         if it still parses as a JSON object, else ``{}``.  ``stop_reason`` becomes ``refusal``.
         """
-        obj = _loads(body)
-        check_strays(obj, WHOLE_FIELDS, guard)
         content = obj.get("content")
         if content is None:
-            return body
+            return None
         if not isinstance(content, list):
             raise DialectError('"content" is not a list')
         changed = blocked = False
@@ -346,11 +298,7 @@ class AnthropicMessages:
                 obj["stop_reason"], obj["stop_sequence"] = "refusal", None
                 changed = True
                 break
-        report = guard.report()
-        if report is not None:
-            obj["copyguard"] = report
-            changed = True
-        return orjson.dumps(obj) if changed else body
+        return changed
 
     def error_body(self, status: int, message: str) -> bytes:
         kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")

@@ -9,9 +9,30 @@ to a ``TextFilter`` and writes back only what the filter releases.  No I/O here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 JsonObject = dict[str, Any]
+
+
+class Sent(NamedTuple):
+    """The guard's answer to one push or close: what to send now, and whether that ends it."""
+
+    text: str  # the text now safe to send (held, released or redacted)
+    blocked: bool  # the stream is blocked from now on: nothing more will be released
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """What a request carries (``Dialect.conversation``): the client's turns, the model's
+    earlier replies, and the text the answer continues directly."""
+
+    turns: tuple[str, ...] = ()  # user, system, tool texts, in order
+    replies: tuple[str, ...] = ()  # the model's earlier answers, in order
+    tail: str = ""  # assistant prefill, completions prompt: the answer goes on from its end
+
+    def __bool__(self) -> bool:
+        return bool(self.turns or self.replies or self.tail)
 
 
 class DialectError(Exception):
@@ -31,16 +52,17 @@ class TextFilter(Protocol):
     key starts a fresh matcher session.
     """
 
-    def push(self, key: str, text: str) -> str:
+    def push(self, key: str, text: str) -> Sent:
         """Feed the next output text of ``key``; return the text now safe to send.
 
-        The return value may be shorter than ``text`` (held back), longer
-        (earlier held text released), or rewritten (redacted).  Once
-        ``blocked(key)`` is true, further pushes return ``""``.
+        The text may be shorter than ``text`` (held back), longer (earlier held
+        text released), or rewritten (redacted).  ``blocked``: a blocking finding
+        ended the stream (the text is what came before it); further pushes
+        return ``Sent("", True)``.
         """
         ...
 
-    def close(self, key: str) -> str:
+    def close(self, key: str) -> Sent:
         """End of stream ``key``: settle all held text and return what may be sent."""
         ...
 
@@ -50,6 +72,13 @@ class TextFilter(Protocol):
 
     def released(self, key: str) -> str:
         """All text sent so far on ``key`` (for fields that repeat the full text)."""
+        ...
+
+    def altered(self, key: str) -> bool:
+        """Whether ``key``'s released text is no longer what was pushed (redacted or blocked).
+
+        The guard holds each stream's text, so a dialect need not keep a copy to compare.
+        """
         ...
 
     def report(self) -> JsonObject | None:
@@ -85,6 +114,13 @@ class StreamRewriter(Protocol):
         """The stream broke (upstream fault, timeout): settle, end in the format's error shape."""
         ...
 
+    def unread(self) -> bytes:
+        """Upstream bytes taken in but not yet part of a complete event (the decoder's state).
+
+        Where a stream passed on unscanned after a matcher failure (fail-open) resumes.
+        """
+        ...
+
 
 class Dialect(Protocol):
     """One wire format: request inspection, response rewriting, error shapes."""
@@ -106,6 +142,17 @@ class Dialect(Protocol):
 
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
         """Whether the client asked for a streamed response."""
+        ...
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        """The text ``request`` carries: earlier turns, replies, a prefill or prompt."""
+        ...
+
+    def answers_as_stream(self, content_type: str) -> bool:
+        """Whether an upstream answer of ``content_type`` to a stream request is a stream.
+
+        Servers that ignore ``stream`` answer with one JSON body: that is guarded whole.
+        """
         ...
 
     def stream_rewriter(

@@ -8,22 +8,10 @@ an assistant message), a completions prompt.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """What a request carries: the client's turns, the model's earlier replies, and the text
-    the answer continues directly."""
-
-    turns: tuple[str, ...] = ()  # user, system, tool texts, in order
-    replies: tuple[str, ...] = ()  # the model's earlier answers, in order
-    tail: str = ""  # assistant prefill, completions prompt: the answer goes on from its end
-
-    def __bool__(self) -> bool:
-        return bool(self.turns or self.replies or self.tail)
+from proxy.dialects.base import Conversation
 
 
 def _text(content: Any) -> str:
@@ -111,19 +99,3 @@ def ollama_generate(payload: Mapping[str, Any]) -> Conversation:
     turns = (system,) if isinstance(system, str) and system else ()
     # raw prompts are continued as they are; templated ones are a user turn
     return Conversation(turns, (), text) if payload.get("raw") else Conversation((*turns, text))
-
-
-BY_FORMAT: dict[str, Callable[[Mapping[str, Any]], Conversation]] = {
-    "openai-chat": openai_chat,
-    "openai-completions": openai_completions,
-    "anthropic-messages": anthropic,
-    "openai-responses": openai_responses,
-    "ollama-chat": ollama_chat,
-    "ollama-generate": ollama_generate,
-}
-
-
-def conversation_of(format_name: str, payload: Mapping[str, Any]) -> Conversation:
-    """The conversation ``payload`` carries, for the dialect called ``format_name``."""
-    read = BY_FORMAT.get(format_name)
-    return read(payload) if read is not None else Conversation()

@@ -37,6 +37,10 @@ class NdjsonDecoder:
                 lines.append(part + b"\n")
         return lines
 
+    def unread(self) -> bytes:
+        """The line under way (no newline yet)."""
+        return bytes(self._pending)
+
     def flush(self) -> list[bytes]:
         """End of stream: return a final line that had no newline (if not blank)."""
         rest = bytes(self._pending)

@@ -14,14 +14,30 @@ dropped from every line whose text changed.  A blocked stream ends with a synthe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from proxy.dialects import conversation
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, StreamRewriter, TextFilter
+from proxy.dialects.base import (
+    Conversation,
+    DialectError,
+    JsonObject,
+    Sent,
+    StreamRewriter,
+    TextFilter,
+)
 from proxy.dialects.ndjson import NdjsonDecoder, encode_ndjson
+from proxy.dialects.skeleton import (
+    EventStream,
+    JsonDialect,
+    attach_report,
+    close_all,
+    load_object,
+    whole_text,
+)
 
 _TOP: Fields = {
     "model": None, "created_at": None, "done": None, "done_reason": None, "context": ...,
@@ -35,16 +51,6 @@ FIELDS: dict[bool, Fields] = {  # by chat (True) or generate
                               "tool_calls": _CALLS, "images": ..., "tool_name": None}},
     False: _TOP | {"response": None, "thinking": None, "images": ...},
 }  # fmt: skip
-
-
-def _loads(data: bytes) -> JsonObject:
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise DialectError(f"invalid JSON from upstream: {exc}") from None
-    if not isinstance(obj, dict):
-        raise DialectError("expected a JSON object from upstream")
-    return obj
 
 
 def _object(text: str) -> JsonObject | None:
@@ -62,7 +68,7 @@ class _Texts:
         self.guard = guard
         self.chat = chat
         self.fields = (("0/thinking", "thinking"), ("0", "content" if chat else "response"))
-        self.upstream: dict[str, str] = {}  # every text pushed per key, to spot changes
+        self.keys: set[str] = set()  # every key pushed, to ask the guard what changed
         self.open: set[str] = set()
         self.tools = 0
         self.blocked = False
@@ -90,14 +96,15 @@ class _Texts:
                 if text:
                     holder[field], changed = "", True
                 continue
-            out = ""
+            out, blocked = "", False
             if text is not None:
-                self.upstream[key] = self.upstream.get(key, "") + text
+                self.keys.add(key)
                 self.open.add(key)
-                out = self.guard.push(key, text)
+                out, blocked = self.guard.push(key, text)
             if close and key in self.open:
-                out += self._close(key)
-            self.blocked = self.blocked or self.guard.blocked(key)
+                rest, blocked = self._close(key)
+                out += rest
+            self.blocked = self.blocked or blocked
             if out != (text or ""):
                 holder[field], changed = out, True
         if self.chat and "tool_calls" in holder:
@@ -122,8 +129,8 @@ class _Texts:
             key = f"0/tool/{self.tools}"
             self.tools += 1
             text = orjson.dumps(args).decode()
-            released = self.guard.push(key, text) + self.guard.close(key)
-            if self.guard.blocked(key):
+            released, blocked = whole_text(self.guard, key, text)
+            if blocked:
                 self.blocked = changed = True
                 continue
             if released != text:
@@ -142,70 +149,38 @@ class _Texts:
             del holder["tool_calls"]
         return True
 
-    def _close(self, key: str) -> str:
+    def _close(self, key: str) -> Sent:
         self.open.discard(key)
-        was_blocked = self.guard.blocked(key)
-        rest = self.guard.close(key)
-        return "" if was_blocked else rest
+        return self.guard.close(key)
 
     def close_all(self) -> dict[str, str]:
         """Close every open stream; the text each releases."""
-        rest = {key: self._close(key) for key in sorted(self.open)}
-        self.blocked = self.blocked or any(self.guard.blocked(key) for key in rest)
+        rest, blocked = close_all(self.guard, sorted(self.open))
+        self.open.clear()
+        self.blocked = self.blocked or blocked
         return rest
 
     def changed(self) -> bool:
         """Whether the client's output differs from upstream's (so ``context`` would leak)."""
-        return (
-            self.blocked
-            or self.altered
-            or any(self.guard.released(key) != text for key, text in self.upstream.items())
-        )
+        return self.blocked or self.altered or any(self.guard.altered(key) for key in self.keys)
 
 
-class _OllamaStream:
+class _OllamaStream(EventStream[bytes]):
     """One streamed chat or generate response: NDJSON bytes in, guarded NDJSON bytes out."""
 
+    ENDED_EARLY = "upstream stream ended before done"
+
     def __init__(self, guard: TextFilter, chat: bool, max_line_bytes: int = 1 << 20) -> None:
-        self._guard = guard
+        super().__init__(guard, NdjsonDecoder(max_line_bytes))
         self._texts = _Texts(guard, chat)
-        self._decoder = NdjsonDecoder(max_line_bytes)
         self._model: Any = None
         self._created_at: Any = None
-        self._finished = False
 
-    @property
-    def finished(self) -> bool:
-        return self._finished
-
-    def feed(self, data: bytes) -> bytes:
-        if self._finished:
-            return b""
-        return self._run(self._decoder.feed(data))
-
-    def flush(self) -> bytes:
-        if self._finished:
-            return b""
-        out = self._run(self._decoder.flush())
-        if self._finished:
-            return out
-        return out + self._end(encode_ndjson({"error": "upstream stream ended before done"}))
-
-    def fail(self, message: str) -> bytes:
-        if self._finished:
-            return b""
+    def end(self, message: str) -> bytes:
         return self._end(encode_ndjson({"error": message}))
 
-    def _run(self, lines: Iterable[bytes]) -> bytes:
-        out = bytearray()
-        for line in lines:
-            if self._finished:
-                break
-            out += self._line(line)
-        return bytes(out)
-
-    def _line(self, raw: bytes) -> bytes:
-        obj = _loads(raw)
+    def event(self, raw: bytes) -> bytes:
+        obj = load_object(raw)
         check_strays(obj, FIELDS[self._texts.chat], self._guard)
         if "error" in obj:
             return self._end(raw)
@@ -256,37 +231,24 @@ class _OllamaStream:
         """Last line: drop ``context`` if the output changed, attach the report; True if changed."""
         self._finished = True
         changed = self._texts.changed() and obj.pop("context", None) is not None
-        report = self._guard.report()
-        if report is not None:
-            obj["copyguard"] = report
-        return changed or report is not None
+        return attach_report(obj, self._guard) or changed
 
 
-class _Ollama:
+class _Ollama(JsonDialect):
     """What ``/api/chat`` and ``/api/generate`` share; they differ only in where text sits."""
 
-    name: str
-    paths: tuple[str, ...]
     stream_media_type = "application/x-ndjson"
+    streams_by_default = True  # Ollama streams unless the request says "stream": false
     _chat: bool
-
-    def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        """Ollama streams unless the request says ``"stream": false``."""
-        stream = request.get("stream", True)
-        if stream is not None and not isinstance(stream, bool):
-            raise DialectError('"stream" must be a boolean')
-        return stream is not False
 
     def stream_rewriter(
         self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
     ) -> StreamRewriter:
         return _OllamaStream(guard, self._chat, max_event_bytes)
 
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
-        obj = _loads(body)
-        check_strays(obj, FIELDS[self._chat], guard)
+    def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         if "error" in obj:
-            return body
+            return None
         texts = _Texts(guard, self._chat)
         changed = texts.apply(texts.holder(obj), close=True)
         if texts.blocked:
@@ -294,12 +256,7 @@ class _Ollama:
         if changed or texts.blocked:
             obj.pop("context", None)
             obj.pop("logprobs", None)
-        report = guard.report()
-        if report is not None:
-            obj["copyguard"] = report
-        if changed or texts.blocked or report is not None:
-            return orjson.dumps(obj)
-        return body
+        return changed or texts.blocked
 
     def error_body(self, status: int, message: str) -> bytes:
         return orjson.dumps({"error": message})
@@ -310,7 +267,11 @@ class OllamaChat(_Ollama):
 
     name = "ollama-chat"
     paths = ("/api/chat",)
+    body_fields = FIELDS[True]
     _chat = True
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.ollama_chat(request)
 
 
 class OllamaGenerate(_Ollama):
@@ -318,4 +279,8 @@ class OllamaGenerate(_Ollama):
 
     name = "ollama-generate"
     paths = ("/api/generate",)
+    body_fields = FIELDS[False]
     _chat = False
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.ollama_generate(request)

@@ -10,20 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from proxy.dialects import conversation
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import (
-    CHOICE_FIELDS,
-    TOP_FIELDS,
-    OpenAIStream,
-    Slot,
-    error_body,
-    load_object,
-    wants_stream,
-)
-from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIDialect, OpenAIStream, Slot
+from proxy.dialects._strays import Fields
+from proxy.dialects.base import Conversation, DialectError, JsonObject, TextFilter
+from proxy.dialects.skeleton import whole_text
 
 _REASONING = ("reasoning_content", "reasoning")
 _CALL: Fields = {"name": None, "arguments": None}
@@ -83,6 +75,10 @@ def _tokens(entries: list[Any]) -> list[str]:
 class _ChatStream(OpenAIStream):
     fields = STREAM_FIELDS
 
+    @staticmethod
+    def tracks_logprobs(request: Mapping[str, Any]) -> bool:
+        return bool(request.get("logprobs"))
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         delta = choice.get("delta")
         return _slots(i, delta, streamed=True) if isinstance(delta, dict) else []
@@ -133,49 +129,27 @@ def _same(a: list[Any], b: list[Any]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
-class OpenAIChat:
+class OpenAIChat(OpenAIDialect):
     """The Chat Completions dialect."""
 
     name = "openai-chat"
-    paths: tuple[str, ...] = ("/v1/chat/completions",)
-    stream_media_type = "text/event-stream"
+    paths = ("/v1/chat/completions",)
+    body_fields = WHOLE_FIELDS
+    rewriter = _ChatStream
 
-    def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        """Whether ``"stream": true`` was asked for."""
-        return wants_stream(request)
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.openai_chat(request)
 
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> _ChatStream:
-        """A rewriter for one ``chat.completion.chunk`` stream."""
-        track = bool(request.get("logprobs"))
-        return _ChatStream(guard, request, track_logprobs=track, max_event_bytes=max_event_bytes)
-
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
-        """Filter every choice of a ``chat.completion`` object."""
-        obj = load_object(body)
-        check_strays(obj, WHOLE_FIELDS, guard)
-        choices = obj.get("choices")
-        if not isinstance(choices, list):
-            return body
-        changed = False
-        for pos, choice in enumerate(choices):
-            if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
-                raise DialectError("chat completion choice without a message")
-            changed |= self._rewrite_choice(choice.get("index", pos), choice, guard)
-        report = guard.report()
-        if report is not None:
-            obj["copyguard"] = report
-            changed = True
-        return orjson.dumps(obj) if changed else body
-
-    @staticmethod
-    def _rewrite_choice(i: int, choice: JsonObject, guard: TextFilter) -> bool:
+    def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
+        """A ``chat.completion`` choice: every text of its message, then its logprobs."""
+        if not isinstance(choice.get("message"), dict):
+            raise DialectError("chat completion choice without a message")
         slots = _slots(i, choice["message"], streamed=False)
         changed = blocked = False
         for slot in slots:
-            out = "" if blocked else guard.push(slot.key, slot.original) + guard.close(slot.key)
-            blocked = blocked or guard.blocked(slot.key)
+            out = ""
+            if not blocked:
+                out, blocked = whole_text(guard, slot.key, slot.original)
             if out != slot.original:
                 slot.set(out)
                 changed = True
@@ -192,7 +166,3 @@ class OpenAIChat:
                     choice["logprobs"][f] = kept
                     changed = True
         return changed or blocked
-
-    def error_body(self, status: int, message: str) -> bytes:
-        """``{"error": {...}}`` as OpenAI sends it."""
-        return error_body(status, message)

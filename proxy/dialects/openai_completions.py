@@ -10,20 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
+from proxy.dialects import conversation
 from proxy.dialects._logprobs import keep_logprobs
-from proxy.dialects._openai import (
-    CHOICE_FIELDS,
-    TOP_FIELDS,
-    OpenAIStream,
-    Slot,
-    error_body,
-    load_object,
-    wants_stream,
-)
-from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIDialect, OpenAIStream, Slot
+from proxy.dialects._strays import Fields
+from proxy.dialects.base import Conversation, DialectError, JsonObject, TextFilter
+from proxy.dialects.skeleton import whole_text
 
 _LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
 FIELDS: Fields = TOP_FIELDS | {"choices": {"*": CHOICE_FIELDS | {"text": None}}}
@@ -56,6 +48,10 @@ def _set_entries(choice: JsonObject, rows: list[Entry]) -> None:
 class _CompletionsStream(OpenAIStream):
     fields = FIELDS
 
+    @staticmethod
+    def tracks_logprobs(request: Mapping[str, Any]) -> bool:
+        return request.get("logprobs") is not None  # logprobs=0 still returns the chosen token
+
     def slots(self, i: int, choice: JsonObject) -> list[Slot]:
         return [Slot(f"{i}", "text", choice, "text")] if isinstance(choice.get("text"), str) else []
 
@@ -83,56 +79,33 @@ class _CompletionsStream(OpenAIStream):
         return {"index": i, "text": "", "logprobs": None, "finish_reason": "content_filter"}
 
 
-class OpenAICompletions:
+class OpenAICompletions(OpenAIDialect):
     """The legacy Completions dialect."""
 
     name = "openai-completions"
-    paths: tuple[str, ...] = ("/v1/completions",)
-    stream_media_type = "text/event-stream"
+    paths = ("/v1/completions",)
+    body_fields = FIELDS
+    rewriter = _CompletionsStream
 
-    def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        """Whether ``"stream": true`` was asked for."""
-        return wants_stream(request)
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.openai_completions(request)
 
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> _CompletionsStream:
-        """A rewriter for one ``text_completion`` stream."""
-        track = request.get("logprobs") is not None  # logprobs=0 still returns the chosen token
-        return _CompletionsStream(guard, request, track, max_event_bytes)
-
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
-        """Filter every choice of a ``text_completion`` object."""
-        obj = load_object(body)
-        check_strays(obj, FIELDS, guard)
-        choices = obj.get("choices")
-        if not isinstance(choices, list):
-            return body
-        changed = False
-        for pos, choice in enumerate(choices):
-            if not isinstance(choice, dict) or not isinstance(choice.get("text"), str):
-                raise DialectError("completion choice without text")
-            key = f"{choice.get('index', pos)}"
-            text: str = choice["text"]
-            out = guard.push(key, text) + guard.close(key)
-            if out != text:
-                choice["text"] = out
-                changed = True
-            if guard.blocked(key):
-                choice["finish_reason"] = "content_filter"
-                changed = True
-            found = _entries(choice)
-            if found is not None:
-                kept = keep_logprobs(text, out, found[0], found[1])
-                if len(kept) != len(found[0]):
-                    _set_entries(choice, kept)
-                    changed = True
-        report = guard.report()
-        if report is not None:
-            obj["copyguard"] = report
+    def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
+        """A ``text_completion`` choice: its text, then its logprob positions."""
+        text = choice.get("text")
+        if not isinstance(text, str):
+            raise DialectError("completion choice without text")
+        out, blocked = whole_text(guard, f"{i}", text)
+        changed = out != text
+        if changed:
+            choice["text"] = out
+        if blocked:
+            choice["finish_reason"] = "content_filter"
             changed = True
-        return orjson.dumps(obj) if changed else body
-
-    def error_body(self, status: int, message: str) -> bytes:
-        """``{"error": {...}}`` as OpenAI sends it."""
-        return error_body(status, message)
+        found = _entries(choice)
+        if found is not None:
+            kept = keep_logprobs(text, out, found[0], found[1])
+            if len(kept) != len(found[0]):
+                _set_entries(choice, kept)
+                changed = True
+        return changed

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, TextFilter
+from proxy.dialects import conversation
+from proxy.dialects._openai import error_body
+from proxy.dialects._strays import Fields
+from proxy.dialects.base import Conversation, JsonObject, TextFilter
 from proxy.dialects.openai_responses_items import check_other_items, item_texts, output_text
 from proxy.dialects.openai_responses_stream import ResponsesStreamRewriter
+from proxy.dialects.skeleton import JsonDialect, whole_text
 
 # A response object's fields: the output the rewriter guards, and what echoes the request or
 # is metadata.  Any other string (a field this version does not know) is checked as a stray.
@@ -31,43 +32,22 @@ RESPONSE_FIELDS: Fields = dict.fromkeys(
     ...,
 )  # fmt: skip
 
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    413: "request_too_large",
-    502: "upstream_error",
-    504: "upstream_error",
-}
 
-
-class OpenAIResponses:
+class OpenAIResponses(JsonDialect):
     """The Responses API dialect: streamed events and complete response objects."""
 
     name = "openai-responses"
     paths = ("/v1/responses",)
-    stream_media_type = "text/event-stream"
+    body_fields = RESPONSE_FIELDS
+    rewriter = ResponsesStreamRewriter
 
-    def wants_stream(self, request: Mapping[str, Any]) -> bool:
-        stream = request.get("stream", False)
-        if stream is not None and not isinstance(stream, bool):
-            raise DialectError("'stream' must be a boolean")
-        return bool(stream)
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.openai_responses(request)
 
-    def stream_rewriter(
-        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
-    ) -> ResponsesStreamRewriter:
-        return ResponsesStreamRewriter(guard, max_event_bytes)
-
-    def rewrite_body(self, body: bytes, guard: TextFilter) -> bytes:
-        try:
-            response = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise DialectError(f"response body is not JSON: {exc}") from None
-        if not isinstance(response, dict):
-            raise DialectError("response body is not a JSON object")
-        check_strays(response, RESPONSE_FIELDS, guard)
+    def rewrite(self, response: JsonObject, guard: TextFilter) -> bool | None:
         output = response.get("output")
         if not isinstance(output, list):
-            return body  # not a response object (e.g. an error): nothing to guard
+            return None  # not a response object (e.g. an error): nothing to guard
         check_other_items(dict(enumerate(output)), guard)
         changed = blocked = False
         for o, item in enumerate(output):
@@ -78,13 +58,13 @@ class OpenAIResponses:
                 if not isinstance(text, str) or not text:
                     continue
                 key = kind.key(o, i)
-                safe = guard.push(key, text) + guard.close(key)
+                safe, now_blocked = whole_text(guard, key, text)
                 if safe != text:
                     holder[kind.field] = safe
                     if holder.get("logprobs"):
                         holder["logprobs"] = []
                     changed = True
-                if guard.blocked(key):
+                if now_blocked:
                     item["status"] = "incomplete"
                     blocked = True
         if blocked:
@@ -92,14 +72,7 @@ class OpenAIResponses:
             response["incomplete_details"] = {"reason": "content_filter"}
         if changed and isinstance(response.get("output_text"), str):
             response["output_text"] = output_text(output)
-        if (report := guard.report()) is not None:
-            response["copyguard"] = report
-        elif not changed and not blocked:
-            return body
-        return orjson.dumps(response)
+        return changed or blocked
 
     def error_body(self, status: int, message: str) -> bytes:
-        kind = _ERROR_TYPES.get(status, "api_error")
-        return orjson.dumps(
-            {"error": {"message": message, "type": kind, "param": None, "code": None}}
-        )
+        return error_body(status, message)

@@ -8,8 +8,8 @@ once events are inserted, later ``sequence_number``s are shifted so they stay co
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -27,6 +27,7 @@ from proxy.dialects.openai_responses_items import (
     item_texts,
     output_text,
 )
+from proxy.dialects.skeleton import EventStream, attach_report, load_object
 from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
 
 _R = "response."
@@ -74,7 +75,7 @@ class _Stream:
     output_index: int
     index: int
     item_id: str
-    upstream: str = ""  # all text the upstream sent on this stream
+    pieces: list[str] = field(default_factory=list)  # the upstream's deltas on this stream
     streamed: bool = False  # delta events went out: released tails go out as deltas too
     closed: bool = False
     text_done: bool = False  # the kind's done event went out
@@ -87,12 +88,15 @@ class _Item:
     done: bool = False
 
 
-class ResponsesStreamRewriter:
+class ResponsesStreamRewriter(EventStream[SseEvent]):
     """Rewrites one Responses API event stream (see the module docstring)."""
 
-    def __init__(self, guard: TextFilter, max_event_bytes: int = 1 << 20) -> None:
-        self._guard = guard
-        self._decoder = SseDecoder(max_event_bytes)
+    ENDED_EARLY = "upstream ended the stream before the response was complete"
+
+    def __init__(
+        self, guard: TextFilter, request: Mapping[str, Any], max_event_bytes: int = 1 << 20
+    ) -> None:
+        super().__init__(guard, SseDecoder(max_event_bytes))
         self._streams: dict[str, _Stream] = {}
         self._items: dict[int, _Item] = {}
         self._response: JsonObject | None = None
@@ -100,38 +104,18 @@ class ResponsesStreamRewriter:
         self._last_seq = -1
         self._named = True  # upstream events carry "event:" lines
         self._terminal = False
-        self._finished = False
 
-    @property
-    def finished(self) -> bool:
-        return self._finished
+    def ended(self) -> bytes:
+        return b"" if self._terminal else self.end(self.ENDED_EARLY)
 
-    def feed(self, data: bytes) -> bytes:
-        return self._run(lambda: self._decoder.feed(data))
-
-    def flush(self) -> bytes:
-        out = self._run(self._decoder.flush)
-        if self._finished or self._terminal:
-            return out
-        end: list[bytes] = []
-        self._error("upstream ended the stream before the response was complete", end)
-        return out + b"".join(end)
-
-    def fail(self, message: str) -> bytes:
-        if self._finished:
-            return b""
+    def end(self, message: str) -> bytes:
         out: list[bytes] = []
         self._error(message, out)
         return b"".join(out)
 
-    def _run(self, decode: Callable[[], list[SseEvent]]) -> bytes:
-        if self._finished:
-            return b""
+    def event(self, event: SseEvent) -> bytes:
         out: list[bytes] = []
-        for event in decode():
-            self._event(event, out)
-            if self._finished:
-                break
+        self._event(event, out)
         return b"".join(out)
 
     # -- events ------------------------------------------------------------------------
@@ -140,12 +124,7 @@ class ResponsesStreamRewriter:
         if ev.data is None or ev.data == "[DONE]":
             out.append(ev.raw)
             return
-        try:
-            obj = orjson.loads(ev.data)
-        except orjson.JSONDecodeError as exc:
-            raise DialectError(f"invalid JSON in a Responses event: {exc}") from None
-        if not isinstance(obj, dict):
-            raise DialectError("a Responses event is not a JSON object")
+        obj = load_object(ev.data)
         self._named = ev.event is not None
         etype = obj.get("type")
         if not isinstance(etype, str):
@@ -199,15 +178,15 @@ class ResponsesStreamRewriter:
         if not isinstance(delta, str):
             raise DialectError(f"{kind.delta} event without a string 'delta'")
         key, s = self._stream(kind, o, i, obj.get("item_id"))
-        s.upstream += delta
+        s.pieces.append(delta)  # joined only if a done event repeats the text
         s.streamed = True
-        text = self._guard.push(key, delta)
+        text, blocked = self._guard.push(key, delta)
         changed = text != delta
         if changed:
             obj["delta"] = text
             if obj.get("logprobs"):
                 obj["logprobs"] = []
-        if self._guard.blocked(key):
+        if blocked:
             self._emit(obj, out, ev, changed)
             self._block(out)
         return changed
@@ -282,10 +261,11 @@ class ResponsesStreamRewriter:
         if s.closed:
             return
         text = ""
-        if isinstance(full, str) and len(full) > len(s.upstream) and full.startswith(s.upstream):
-            text = self._guard.push(key, full[len(s.upstream) :])
-            s.upstream = full
-        text += self._guard.close(key)
+        sent = "".join(s.pieces)
+        if isinstance(full, str) and len(full) > len(sent) and full.startswith(sent):
+            text = self._guard.push(key, full[len(sent) :]).text
+            s.pieces = [full]
+        text += self._guard.close(key).text
         s.closed = True
         if text and s.streamed:
             delta: JsonObject = {"type": s.kind.delta, "item_id": s.item_id}
@@ -325,7 +305,7 @@ class ResponsesStreamRewriter:
         released = self._guard.released(key)
         changed = holder.get(s.kind.field) != released
         holder[s.kind.field] = released
-        if released != s.upstream and holder.get("logprobs"):
+        if self._guard.altered(key) and holder.get("logprobs"):
             holder["logprobs"] = []
             changed = True
         return changed
@@ -381,10 +361,7 @@ class ResponsesStreamRewriter:
         self._emit(error, out)
 
     def _attach_report(self, obj: JsonObject) -> bool:
-        report = self._guard.report()
-        if report is not None:
-            obj["copyguard"] = report
-        return report is not None
+        return attach_report(obj, self._guard)
 
     def _emit(
         self, obj: JsonObject, out: list[bytes], ev: SseEvent | None = None, changed: bool = True

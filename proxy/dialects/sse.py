@@ -104,6 +104,12 @@ class SseDecoder:
             events.append(SseEvent(raw, None, text))
         return events
 
+    def unread(self) -> bytes:
+        """The bytes of the event under way, as they would be passed on (comments emptied)."""
+        if not self._pending and not self._raw:  # between events: the usual case
+            return b""
+        return b"".join(self._raw) + bytes(self._pending)
+
     def flush(self) -> list[SseEvent]:
         """End of stream: return the last events; raise if it stopped inside an event."""
         if self._at_start:

@@ -40,10 +40,11 @@ def short_runs(matcher: Matcher, min_run: int, build: bool = True) -> Matcher | 
     """The same catalogue matched for runs of ``min_run`` words (budgets, context pieces).
 
     Memoised per matcher; with ``build=False`` only an already built one (else None), so a
-    caller on the event loop can build it in a thread the first time.
+    caller on the event loop can build it in a thread the first time.  None as well for an
+    engine that has no short-run form.
     """
     if not isinstance(matcher, MatchIndex):
-        raise TypeError(f"no short-run matcher for {type(matcher).__name__}")
+        return None  # an engine without one: no budgets or context checks (logged by callers)
     if build:
         return aho_fine.fine_index(matcher, min_run)
     return aho_fine.cached_fine_index(matcher, min_run)

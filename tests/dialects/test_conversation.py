@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from proxy.dialects.conversation import Conversation, conversation_of
+from proxy.dialects import default_dialects
+from proxy.dialects.base import Conversation
 
 CASES: list[tuple[str, dict[str, Any], Conversation]] = [
     (
@@ -60,11 +61,16 @@ CASES: list[tuple[str, dict[str, Any], Conversation]] = [
     ("ollama-generate", {"prompt": "p", "system": "s"}, Conversation(("s", "p"))),
     ("ollama-generate", {"prompt": "p", "raw": True}, Conversation((), (), "p")),
     ("openai-chat", {"messages": "not a list"}, Conversation()),
-    ("unknown-format", {"messages": []}, Conversation()),
 ]
+DIALECTS = {d.name: d for d in default_dialects()}
 
 
 @pytest.mark.parametrize(("name", "payload", "expected"), CASES)
 def test_conversation_of(name: str, payload: dict[str, Any], expected: Conversation) -> None:
     """Turns in order, every role; the prefill or prompt the answer continues is the tail."""
-    assert conversation_of(name, payload) == expected
+    assert DIALECTS[name].conversation(payload) == expected
+
+
+def test_every_dialect_says_where_its_conversation_is() -> None:
+    """Each registered dialect reads the messages of a request of its format."""
+    assert {name for name, _, _ in CASES} == set(DIALECTS)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from proxy.demo import DemoSettings
+from proxy.dialects.base import Sent
 from proxy.guard import ResponseGuard
 from tests.conftest import SAMPLE_RULES
 from tests.faults.common import IDS, POEM, assert_no_protected_run, ends_with_error, objects, post
@@ -27,7 +28,7 @@ def broken_matcher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every ResponseGuard raises on its BREAK_AT-th push, or on a whole answer's text."""
     push = ResponseGuard.push
 
-    def failing(self: ResponseGuard, key: str, text: str) -> str:
+    def failing(self: ResponseGuard, key: str, text: str) -> Sent:
         count = getattr(self, "_test_pushes", 0) + 1
         self.__dict__["_test_pushes"] = count
         if count == BREAK_AT or len(text) > 100:

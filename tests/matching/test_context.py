@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.dialects.conversation import Conversation
+from proxy.dialects.base import Conversation
 from proxy.matching.catalogue import Action
 from proxy.matching.context import ContextSession, carried, seed_text
 from proxy.matching.engines import build_matcher, short_runs

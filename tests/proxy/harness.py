@@ -68,8 +68,13 @@ async def _serve(stack: AsyncExitStack, app: web.Application) -> str:
     return f"http://{host}:{port}"
 
 
-async def stack_factory() -> AsyncIterator[StartStack]:
-    """Yield a function that starts upstream + proxy pairs, all stopped at the end."""
+async def stack_factory(
+    matcher_for: Callable[[Path], Matcher] = index_for,
+) -> AsyncIterator[StartStack]:
+    """Yield a function that starts upstream + proxy pairs, all stopped at the end.
+
+    ``matcher_for``: the matcher of a rules folder (the real engine unless a test says).
+    """
     async with AsyncExitStack() as stack:
 
         async def start(
@@ -87,7 +92,7 @@ async def stack_factory() -> AsyncIterator[StartStack]:
                 )
             upstream = await _serve(stack, upstream_app)
             config = Settings(upstream=upstream, rules=rules, cache_dir=None, **settings)
-            state = make_state(config, index_for(rules))
+            state = make_state(config, matcher_for(rules))
             proxy = await _serve(stack, make_app(state))
             return Stack(upstream, proxy, state, upstream_app)
 

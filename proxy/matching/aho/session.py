@@ -78,6 +78,7 @@ class MatchSession:
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._live = 0  # first word of the live partial match (== _n: none)
+        self._key = ""  # the codes of the live partial match, joined
         self._runs: list[_Run] = []
         self._waiting: list[tuple[_Run, int]] = []  # finished runs that count, by work
         self._active_hits = 0
@@ -174,7 +175,7 @@ class MatchSession:
         for run in self._runs:
             self._finish(run)
         self._runs = []
-        self._live = self._n
+        self._live, self._key = self._n, ""
         return self._settle(final=True)
 
     def open_findings(self) -> list[Finding]:
@@ -209,17 +210,18 @@ class MatchSession:
             self._ends.append(end)
             self._n = n + 1
             if not wid:
-                self._live = n + 1
+                self._live, self._key = n + 1, ""
                 continue
-            match = index.automaton.match
-            j, base = self._live, self._base
-            key = ""
-            while j <= n:
-                key = "".join(self._codes[j - base :])
-                if match(key):
-                    break
+            # the live match grown by this word, shortened from the front (one fixed-width
+            # code per word) until the automaton knows it as a prefix of some window
+            match, digits = index.automaton.match, index.digits
+            j, key = self._live, self._key + index.codes[wid]
+            while not match(key):
+                key = key[digits:]
                 j += 1
-            self._live = j
+                if not key:
+                    break
+            self._live, self._key = j, key
             if n - j + 1 == index.window:
                 self._hit(key, j, n)
         if self._live - self._base > index.stride + 2 * _TRIM_SLACK:
