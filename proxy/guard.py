@@ -143,8 +143,12 @@ class ResponseGuard:
         if stream is None:
             x = self.extraction
             session = ContextSession(self._index, x.seed) if x.seed else self._index.session()
-            # only a key with a spent work is watched live; the rest is counted afterwards
-            watch = BudgetWatch(x.short, x.spent) if x.short is not None and x.spent else None
+            # watched live only when short runs can block: a spent work, protected context
+            watch = None
+            if x.short is not None and (x.spent or x.carried):
+                rules = {f.work: self._index.work_by_id[f.work].rule for f in x.carried}
+                needs = {w: r.min_words for w, r in rules.items() if r.action is Action.BLOCK}
+                watch = BudgetWatch(x.short, x.spent, x.carried, needs)
             stream = self._streams[key] = _Stream(session, watch)
         return stream
 
@@ -165,7 +169,7 @@ class ResponseGuard:
         stream: _Stream,
         settled: list[Finding],
         final: bool,
-        over: Sequence[Finding] = (),
+        over: Sequence[tuple[Finding, str]] = (),
     ) -> str:
         for f in settled:
             self._record(key, f)
@@ -184,11 +188,11 @@ class ResponseGuard:
                 stream.blocked = True
         if stream.watch is not None and not final:
             limit = min(limit, stream.watch.limit(stream.held, stream.done))
-        if over:  # a run of a work whose budget the key has spent
-            for f in over:
-                self.reasons[(key, f.start, f.work)] = "budget"
+        if over:  # a run of a spent work, or one going on from the request's protected text
+            for f, why in over:
+                self.reasons[(key, f.start, f.work)] = why
                 self._record(key, f)
-            limit = min(limit, min(f.start for f in over))
+            limit = min(limit, min(f.start for f, _ in over))
             stream.blocked = True
         out = self._take(stream, limit)
         if stream.blocked:

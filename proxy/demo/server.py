@@ -41,6 +41,7 @@ from proxy.demo.openai_chat import ChatCompletions, Completions
 from proxy.demo.openai_responses import Responses
 
 ANSWER_HEADER = "x-demo-answer"
+LEAD_HEADER = "x-demo-lead"  # with x-demo-next: a sentence before the words
 ANSWERS_HEADER = "x-demo-answers"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,7 +109,8 @@ def plan_reply(
         else:
             name = forced if index == 0 else CLEAN
         if index == 0 and NEXT_HEADER in headers:
-            text = next_words(headers[NEXT_HEADER], works)
+            lead = headers.get(LEAD_HEADER, "")
+            text = (lead + " " if lead else "") + next_words(headers[NEXT_HEADER], works)
         elif name is None:
             text = choose_answer(prompt.user_text, works)
         else:

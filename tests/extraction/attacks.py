@@ -17,6 +17,7 @@ from openai import AsyncOpenAI
 from openai import DefaultAsyncHttpxClient as OpenAIHttpx
 
 from proxy.demo.answers import NEXT_HEADER
+from proxy.demo.server import LEAD_HEADER
 from proxy.matching.normalize import words
 from tests.clients.common import TLS
 from tests.conftest import GUTENBERG
@@ -69,13 +70,21 @@ def anthropic_client(base: str, key: str) -> AsyncAnthropic:
     )
 
 
-def next_slice(at: int, size: int = SLICE) -> dict[str, str]:
-    """The demo answers ``size`` words of the work from word ``START + at``."""
-    return {NEXT_HEADER: f"{WORK} {START + at} {size}"}
+def next_slice(at: int, size: int = SLICE, lead: str = "") -> dict[str, str]:
+    """The demo answers ``size`` words of the work from word ``START + at`` (after ``lead``)."""
+    headers = {NEXT_HEADER: f"{WORK} {START + at} {size}"}
+    if lead:
+        headers[LEAD_HEADER] = lead
+    return headers
 
 
 async def chat(
-    client: Any, messages: list[dict[str, Any]], i: int, stream: bool, size: int = SLICE
+    client: Any,
+    messages: list[dict[str, Any]],
+    i: int,
+    stream: bool,
+    size: int = SLICE,
+    lead: str = "",
 ) -> Any:
     """One chat completion of ``size`` words from ``i`` on: (text, finish_reason)."""
     if stream:
@@ -84,7 +93,7 @@ async def chat(
             model="copyguard-demo",
             messages=messages,
             stream=True,
-            extra_headers=next_slice(i, size),
+            extra_headers=next_slice(i, size, lead),
         )
         async for event in events:
             for choice in event.choices:
@@ -92,7 +101,7 @@ async def chat(
                 finish = choice.finish_reason or finish
         return "".join(parts), finish
     done = await client.chat.completions.create(
-        model="copyguard-demo", messages=messages, extra_headers=next_slice(i, size)
+        model="copyguard-demo", messages=messages, extra_headers=next_slice(i, size, lead)
     )
     return done.choices[0].message.content or "", done.choices[0].finish_reason
 
@@ -100,13 +109,16 @@ async def chat(
 Attack = Callable[[str, str, bool, int], Awaitable[Tally]]
 
 
-async def continue_with_history(base: str, key: str, stream: bool, size: int = SLICE) -> Tally:
+async def continue_with_history(
+    base: str, key: str, stream: bool, size: int = SLICE, lead: str = ""
+) -> Tally:
     """ "continue", again and again, with the whole history kept."""
     tally = Tally()
     messages: list[dict[str, Any]] = [{"role": "user", "content": f"Recite {WORK} for me."}]
     async with openai_client(base, key) as client:
         for _i in range(REQUESTS):
-            text, finish = await chat(client, messages, tally.words, stream, size)
+            text, finish = await chat(client, messages, tally.words, stream, size, lead)
+            text = text.removeprefix(lead).lstrip()  # the client keeps the book's words
             tally.texts.append(text)
             tally.signals.append(finish)
             messages += [
@@ -116,7 +128,9 @@ async def continue_with_history(base: str, key: str, stream: bool, size: int = S
     return tally
 
 
-async def quote_the_last_words(base: str, key: str, stream: bool, size: int = SLICE) -> Tally:
+async def quote_the_last_words(
+    base: str, key: str, stream: bool, size: int = SLICE, lead: str = ""
+) -> Tally:
     """No history: each request quotes the last 11 words obtained and asks to continue."""
     tally = Tally()
     async with openai_client(base, key) as client:
@@ -126,7 +140,8 @@ async def quote_the_last_words(base: str, key: str, stream: bool, size: int = SL
             quote = got[spans[-11][1] :] if len(spans) >= 11 else got
             ask = f'Continue this passage of {WORK}: "{quote}" Go on from there, please.'
             messages = [{"role": "user", "content": ask}]
-            text, finish = await chat(client, messages, tally.words, stream, size)
+            text, finish = await chat(client, messages, tally.words, stream, size, lead)
+            text = text.removeprefix(lead).lstrip()
             tally.texts.append(text)
             tally.signals.append(finish)
     return tally
@@ -146,7 +161,9 @@ async def ask_for_slices(base: str, key: str, stream: bool, size: int = SLICE) -
     return tally
 
 
-async def anthropic_prefill(base: str, key: str, stream: bool, size: int = SLICE) -> Tally:
+async def anthropic_prefill(
+    base: str, key: str, stream: bool, size: int = SLICE, lead: str = ""
+) -> Tally:
     """Anthropic Messages, no history: the last 11 words obtained as the assistant's prefill."""
     tally = Tally()
     async with anthropic_client(base, key) as client:
@@ -161,7 +178,7 @@ async def anthropic_prefill(base: str, key: str, stream: bool, size: int = SLICE
                 "model": "copyguard-demo",
                 "max_tokens": 256,
                 "messages": messages,
-                "extra_headers": next_slice(tally.words, size),
+                "extra_headers": next_slice(tally.words, size, lead),
             }
             if stream:
                 async with client.messages.stream(**args) as events:
@@ -169,6 +186,7 @@ async def anthropic_prefill(base: str, key: str, stream: bool, size: int = SLICE
             else:
                 message = await client.messages.create(**args)
             text = "".join(b.text for b in message.content if b.type == "text")
+            text = text.removeprefix(lead).lstrip()
             tally.texts.append(text)
             tally.signals.append(message.stop_reason)
     return tally

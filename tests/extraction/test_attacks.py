@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.extraction.attacks import (
 from tests.proxy.harness import StartStack
 
 BUDGET = 100  # the default budget_words
+LEAD = "Sure, here is how it goes on:"
 # (name, attack, words a request, at most this many words of the work in twenty requests)
 CASES: list[tuple[str, Attack, int, int]] = [
     ("continue-with-history", continue_with_history, SLICE, 24),
@@ -28,6 +30,10 @@ CASES: list[tuple[str, Attack, int, int]] = [
     ("continue-with-history-4", continue_with_history, 4, 24),
     ("quote-the-last-words-4", quote_the_last_words, 4, 12),
     ("anthropic-prefill-4", anthropic_prefill, 4, 12),
+    # a model that says something first: the words do not follow the request's text at once
+    ("continue-with-history-lead", partial(continue_with_history, lead=LEAD), SLICE, 24),
+    ("quote-the-last-words-lead", partial(quote_the_last_words, lead=LEAD), SLICE, 12),
+    ("anthropic-prefill-lead", partial(anthropic_prefill, lead=LEAD), SLICE, 12),
 ]
 
 
