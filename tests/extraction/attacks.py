@@ -128,6 +128,40 @@ async def continue_with_history(
     return tally
 
 
+async def responses_with_history(
+    base: str, key: str, stream: bool, size: int = SLICE, lead: str = ""
+) -> Tally:
+    """ "continue" through the Responses API, the history sent back as input items."""
+    tally = Tally()
+    items: list[dict[str, Any]] = [{"role": "user", "content": f"Recite {WORK} for me."}]
+    async with openai_client(base, key) as client:
+        for _i in range(REQUESTS):
+            args: dict[str, Any] = {
+                "model": "copyguard-demo",
+                "input": items,
+                "extra_headers": next_slice(tally.words, size, lead),
+            }
+            if stream:  # read as events: a blocked answer ends in response.incomplete
+                parts, status = [], None
+                async for event in await client.responses.create(stream=True, **args):
+                    if event.type == "response.output_text.delta":
+                        parts.append(event.delta)
+                    elif event.type in ("response.completed", "response.incomplete"):
+                        status = event.response.status
+                text = "".join(parts)
+            else:
+                response = await client.responses.create(**args)
+                text, status = response.output_text, response.status
+            text = text.removeprefix(lead).lstrip()
+            tally.texts.append(text)
+            tally.signals.append(status)
+            items += [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": "continue"},
+            ]
+    return tally
+
+
 async def quote_the_last_words(
     base: str, key: str, stream: bool, size: int = SLICE, lead: str = ""
 ) -> Tally:
