@@ -20,7 +20,7 @@ from proxy.budget.store import MemoryStore, StoreError
 from proxy.budget.watch import Extraction
 from proxy.dialects import Dialect
 from proxy.guard import ResponseGuard
-from proxy.matching.context import carried, protected_pieces, seed_text
+from proxy.matching.context import analyse, carried, size_of
 from proxy.matching.engines import short_runs
 from proxy.matching.seam import Finding, Matcher, scan_once
 from proxy.settings import Settings
@@ -69,13 +69,13 @@ async def prepare(
         return key, Extraction()
     spent = await budgets.spent(key) if budgets is not None else frozenset()
     if not conversation:
-        return key, Extraction(short=short if budgets else None, spent=spent)
+        return key, Extraction(short=short, spent=spent)
+    if size_of(conversation) > _INLINE_SCAN:  # a long conversation: read off the event loop
+        seed, carried = await asyncio.to_thread(analyse, short, conversation, index.max_min_words)
+    else:
+        seed, carried = analyse(short, conversation, index.max_min_words)
     return key, Extraction(
-        seed=seed_text(short, conversation, index.max_min_words),
-        short=short if budgets else None,
-        spent=spent,
-        carried=tuple(protected_pieces(short, conversation)),
-        conversation=conversation,
+        seed=seed, short=short, spent=spent, carried=tuple(carried), conversation=conversation
     )
 
 
@@ -85,7 +85,7 @@ async def settle(
     """Count the answer into the key's budget; totals and budget blocks into ``info``."""
     x = guard.extraction
     taken: list[Finding] = []
-    if x.short is not None:
+    if x.short is not None and budgets is not None:
         for text, watched in guard.outputs():
             if watched is not None:
                 taken += watched

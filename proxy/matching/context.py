@@ -1,7 +1,7 @@
 """Checks across the turns of a conversation: the answer continues what the request carries.
 
 A request carries text the client already has: earlier turns, a completions prompt, an
-assistant prefill.  ``seed_text`` keeps only the protected pieces of it (runs of at least
+assistant prefill.  ``analyse`` keeps only the protected pieces of it (runs of at least
 ``budget_min_run`` words, found with the fine index), in order, joined, with the text the
 answer continues directly (prefill, prompt) last and whole.  A ``ContextSession`` wraps an
 ordinary session: it feeds the seed first, releasing nothing of it, so a run that begins in
@@ -40,37 +40,28 @@ class Conversation(Protocol):
     def tail(self) -> str: ...
 
 
-def texts_of(conversation: Conversation) -> list[str]:
-    """Each text to search once, bounded: the turns, the replies joined, the tail.
+def analyse(
+    fine: Matcher, conversation: Conversation, tail_words: int
+) -> tuple[str, list[Finding]]:
+    """The seed for the answer's sessions, and the short-run findings of what the request
+    carries (for totals, budgets and the watch), with one scan of each text.
 
-    Replies are joined because consecutive replies continue each other: a few words each
-    are no run alone, but are one run together.
+    The seed holds the protected pieces in order: the earlier turns, the replies, the last
+    turn (a quote the client asks to have continued is there), then the tail's end, so the
+    text the answer would go on from comes last.  Bounded: the newest text is kept.
     """
-    replies = " ".join(conversation.replies)
-    texts = (*conversation.turns, replies, conversation.tail)
-    return [t[-MAX_TURN_CHARS:] for t in texts if t]
-
-
-def protected_pieces(fine: Matcher, conversation: Conversation) -> list[Finding]:
-    """The fine index's findings in every turn and the tail (for totals and budgets)."""
-    found: list[Finding] = []
-    for text in texts_of(conversation):
-        found += scan_once(fine, text)
-    return found
-
-
-def seed_text(fine: Matcher, conversation: Conversation, tail_words: int) -> str:
-    """The protected pieces of what the request carries, then the tail's end (bounded).
-
-    In order: the earlier turns, the replies, the last turn (a quote the client asks to
-    have continued is there), so the text the answer would go on from comes last.
-    """
-    pieces: list[str] = []
-    turns = [t[-MAX_TURN_CHARS:] for t in conversation.turns]
+    turns = [t[-MAX_TURN_CHARS:] for t in conversation.turns if t]
     replies = " ".join(conversation.replies)[-MAX_TURN_CHARS:]
+    tail = conversation.tail[-MAX_TURN_CHARS:]
+    found: list[Finding] = []
+    pieces: list[str] = []
     for text in [*turns[:-1], replies, *turns[-1:]]:
+        if not text:
+            continue
+        scanned = sorted(scan_once(fine, text), key=lambda f: f.start)
+        found += scanned
         end = -1
-        for f in sorted(scan_once(fine, text), key=lambda f: f.start):
+        for f in scanned:
             if f.start < end:  # overlapping runs of two works: the text once
                 if f.end > end:
                     pieces[-1] += text[end : f.end]
@@ -78,17 +69,26 @@ def seed_text(fine: Matcher, conversation: Conversation, tail_words: int) -> str
                 continue
             pieces.append(text[f.start : f.end])
             end = f.end
-    tail = conversation.tail[-MAX_TURN_CHARS:]
     if tail:
-        found = sorted(scan_once(fine, tail), key=lambda f: f.start)
+        scanned = sorted(scan_once(fine, tail), key=lambda f: f.start)
+        found += scanned
         spans = words(tail)
         keep = spans[-tail_words][1] if len(spans) >= tail_words else 0
-        for f in found:
+        for f in scanned:
             if f.start >= keep:
                 break
             pieces.append(tail[f.start : min(f.end, keep)])
         pieces.append(tail[keep:])
-    return " ".join(pieces)[-MAX_SEED_CHARS:]
+    return " ".join(pieces)[-MAX_SEED_CHARS:], found
+
+
+def size_of(conversation: Conversation) -> int:
+    """Characters ``analyse`` would read (to decide whether to do it off the event loop)."""
+    return (
+        sum(min(len(t), MAX_TURN_CHARS) for t in conversation.turns)
+        + min(sum(len(r) + 1 for r in conversation.replies), MAX_TURN_CHARS)
+        + min(len(conversation.tail), MAX_TURN_CHARS)
+    )
 
 
 class ContextSession:

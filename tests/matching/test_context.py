@@ -8,7 +8,7 @@ import pytest
 
 from proxy.dialects.base import Conversation
 from proxy.matching.catalogue import Action
-from proxy.matching.context import ContextSession, carried, seed_text
+from proxy.matching.context import ContextSession, analyse, carried
 from proxy.matching.engines import build_matcher, short_runs
 from proxy.matching.normalize import words
 from proxy.matching.seam import Finding, Matcher
@@ -87,7 +87,8 @@ def test_seed_keeps_the_protected_pieces_in_order_and_the_tail_last(matcher: Mat
     assert short is not None
     turns = (f"Recite it. {cut(0, 8)}", "continue")
     replies = (cut(8, 12), cut(12, 16))  # four words each: a run only together
-    seed = seed_text(short, Conversation(turns, replies, f"So: {cut(16, 20)}"), 12)
+    seed, found = analyse(short, Conversation(turns, replies, f"So: {cut(16, 20)}"), 12)
+    assert carried(found) == {"poems/lighthouse-keeper": 16}  # the tail's 4 words: no run
 
     def norm(text: str) -> list[str]:
         return [w for w, _, _ in words(text)]
