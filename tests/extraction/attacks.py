@@ -57,6 +57,12 @@ class Tally:
     def obtained(self) -> str:
         return " ".join(t for t in self.texts if t)
 
+    def last_words(self, n: int) -> str:
+        """The last ``n`` words obtained, as written (all of them if fewer)."""
+        got = self.obtained
+        spans = words(got)
+        return got[spans[-n][1] :] if len(spans) >= n else got
+
 
 def openai_client(base: str, key: str) -> AsyncOpenAI:
     return AsyncOpenAI(
@@ -169,9 +175,7 @@ async def quote_the_last_words(
     tally = Tally()
     async with openai_client(base, key) as client:
         for _i in range(REQUESTS):
-            got = tally.obtained
-            spans = words(got)
-            quote = got[spans[-11][1] :] if len(spans) >= 11 else got
+            quote = tally.last_words(11)
             ask = f'Continue this passage of {WORK}: "{quote}" Go on from there, please.'
             messages = [{"role": "user", "content": ask}]
             text, finish = await chat(client, messages, tally.words, stream, size, lead)
@@ -202,9 +206,7 @@ async def anthropic_prefill(
     tally = Tally()
     async with anthropic_client(base, key) as client:
         for _i in range(REQUESTS):
-            got = tally.obtained
-            spans = words(got)
-            prefill = got[spans[-11][1] :] if len(spans) >= 11 else got
+            prefill = tally.last_words(11)
             messages: list[Any] = [{"role": "user", "content": f"Recite {WORK}."}]
             if prefill:
                 messages.append({"role": "assistant", "content": prefill})

@@ -13,13 +13,15 @@ import threading
 from dataclasses import replace
 from weakref import WeakKeyDictionary
 
-import ahocorasick
-
-from proxy.matching.aho.index import MatchIndex, _starters, window_and_stride
+from proxy.matching.aho.index import (
+    MatchIndex,
+    _starters,
+    window_and_stride,
+    windows_automaton,
+)
 
 _built: WeakKeyDictionary[MatchIndex, dict[int, MatchIndex]] = WeakKeyDictionary()
 _lock = threading.Lock()
-_MAX_POSTINGS = 256
 
 
 def cached_fine_index(index: MatchIndex, min_run: int) -> MatchIndex | None:
@@ -49,14 +51,7 @@ def _build(index: MatchIndex, min_run: int) -> MatchIndex:
             chunk = ids[p : p + window]
             if 0 not in chunk:
                 postings.setdefault("".join([codes[i] for i in chunk]), []).append(start + p)
-    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-    multi: list[tuple[int, ...]] = []
-    for key, where in postings.items():
-        if len(where) == 1:
-            automaton.add_word(key, where[0] << 1)
-        else:
-            automaton.add_word(key, (len(multi) << 1) | 1)
-            multi.append(tuple(where[:_MAX_POSTINGS]))
+    automaton, multi = windows_automaton(postings)
     works = tuple(replace(w, rule=replace(w.rule, min_words=min_run)) for w in index.works)
     fine = MatchIndex(
         vocab=index.vocab,
