@@ -20,10 +20,12 @@ from proxy.budget.store import MemoryStore, StoreError
 from proxy.budget.watch import Extraction
 from proxy.dialects import Dialect
 from proxy.guard import ResponseGuard
-from proxy.matching.context import analyse, carried, size_of
+from proxy.matching.context import MAX_SEED_CHARS, analyse, carried, size_of
 from proxy.matching.engines import short_runs
 from proxy.matching.seam import Finding, Matcher, scan_once
+from proxy.recent import RESPONSES, IdSniffer, with_previous
 from proxy.settings import Settings
+from proxy.state import ProxyState
 
 log = structlog.get_logger("copyguard")
 _INLINE_SCAN = 16 << 10  # characters of answer counted on the event loop itself
@@ -53,46 +55,64 @@ async def short_matcher(index: Matcher, settings: Settings) -> Matcher | None:
 
 async def prepare(
     index: Matcher,
-    settings: Settings,
-    budgets: Budgets | None,
+    state: ProxyState,
     dialect: Dialect,
     payload: Mapping[str, Any],
     headers: Mapping[str, str],
-) -> tuple[str, Extraction]:
-    """The client's key and the guard's inputs; ``StoreError`` if the store is down (closed)."""
+) -> tuple[str, Extraction, Dialect]:
+    """The client's key, the guard's inputs and the dialect to answer with (Responses: one
+    that notes the response id); ``StoreError`` if the store is down (closed)."""
+    settings, budgets = state.settings, state.budgets
     key = client_key(headers, settings.key_header)
     conversation = dialect.conversation(payload)
+    if dialect.name == RESPONSES:
+        conversation = with_previous(conversation, payload, state.recent)
+        dialect = IdSniffer(dialect)
     if budgets is None and not conversation:
-        return key, Extraction()
+        return key, Extraction(), dialect
     short = await short_matcher(index, settings)
     if short is None:
-        return key, Extraction()
+        return key, Extraction(), dialect
     spent = await budgets.spent(key) if budgets is not None else frozenset()
     if not conversation:
-        return key, Extraction(short=short, spent=spent)
+        return key, Extraction(short=short, spent=spent), dialect
     if size_of(conversation) > _INLINE_SCAN:  # a long conversation: read off the event loop
         seed, carried = await asyncio.to_thread(analyse, short, conversation, index.max_min_words)
     else:
         seed, carried = analyse(short, conversation, index.max_min_words)
-    return key, Extraction(
+    extraction = Extraction(
         seed=seed, short=short, spent=spent, carried=tuple(carried), conversation=conversation
     )
+    return key, extraction, dialect
 
 
 async def settle(
-    index: Matcher, budgets: Budgets | None, key: str, guard: ResponseGuard, info: dict[str, Any]
+    index: Matcher,
+    state: ProxyState,
+    key: str,
+    guard: ResponseGuard,
+    info: dict[str, Any],
+    dialect: Dialect,
 ) -> None:
-    """Count the answer into the key's budget; totals and budget blocks into ``info``."""
+    """Count the answer into the key's budget; totals and budget blocks into ``info``; for
+    Responses, remember the protected pieces under the response id."""
+    budgets = state.budgets
     x = guard.extraction
     taken: list[Finding] = []
-    if x.short is not None and budgets is not None:
+    pieces = [x.seed] if x.seed else []
+    sniffed = dialect.response_id if isinstance(dialect, IdSniffer) else None
+    if x.short is not None and (budgets is not None or sniffed):
         for text, watched in guard.outputs():
             if watched is not None:
-                taken += watched
+                found = watched
             elif len(text) > _INLINE_SCAN:  # a long answer: counted without holding the loop
-                taken += await asyncio.to_thread(scan_once, x.short, text)
-            elif text:
-                taken += scan_once(x.short, text)
+                found = await asyncio.to_thread(scan_once, x.short, text)
+            else:
+                found = scan_once(x.short, text) if text else []
+            taken += found
+            pieces += [text[f.start : f.end] for f in sorted(found, key=lambda f: f.start)]
+    if sniffed:
+        state.recent.remember(sniffed, " ".join(pieces)[-MAX_SEED_CHARS:])
     totals = carried([*x.carried, *taken])
     if totals and x.conversation:
         info["conversation_words"] = totals  # distinct protected words per work, all turns

@@ -101,9 +101,7 @@ async def _guarded(
     info["stream"] = stream
     index = state.index  # the matcher in force when the request started, for all of it
     try:
-        key, extraction = await prepare(
-            index, settings, state.budgets, dialect, payload, request.headers
-        )
+        key, extraction, dialect = await prepare(index, state, dialect, payload, request.headers)
     except StoreError:
         info["status"] = 503
         return _error(dialect, 503, "copyguard could not check this client's budget", rid)
@@ -150,7 +148,7 @@ async def _guarded(
         finally:
             observer.done(guard)
         _account(metrics, dialect, guard, info)
-        await settle(index, state.budgets, key, guard, info)
+        await settle(index, state, key, guard, info, dialect)
         return resp
     finally:
         # release() pools a connection whose body was read to the end and closes any

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
@@ -11,6 +11,7 @@ from proxy.budget.service import Budgets
 from proxy.dialects import Dialect
 from proxy.matching.seam import Matcher
 from proxy.metrics import Metrics
+from proxy.recent import RecentReplies
 from proxy.settings import Settings
 
 
@@ -27,6 +28,7 @@ class ProxyState:
     dialects: dict[str, Dialect]
     session: aiohttp.ClientSession | None = None
     budgets: Budgets | None = None  # per-key budgets (None: budget_store = "off")
+    recent: RecentReplies = field(default_factory=RecentReplies)  # previous_response_id
 
 
 STATE = web.AppKey("copyguard_state", ProxyState)

@@ -134,6 +134,20 @@ async def continue_with_history(
     return tally
 
 
+async def respond(client: Any, args: dict[str, Any], stream: bool) -> tuple[str, str, str]:
+    """One Responses call: (output text, status, response id)."""
+    if not stream:
+        response = await client.responses.create(**args)
+        return response.output_text, response.status, response.id
+    parts, status, rid = [], "", ""
+    async for event in await client.responses.create(stream=True, **args):
+        if event.type == "response.output_text.delta":
+            parts.append(event.delta)
+        elif event.type in ("response.created", "response.completed", "response.incomplete"):
+            status, rid = event.response.status, event.response.id  # blocked: incomplete
+    return "".join(parts), status, rid
+
+
 async def responses_with_history(
     base: str, key: str, stream: bool, size: int = SLICE, lead: str = ""
 ) -> Tally:
@@ -147,17 +161,7 @@ async def responses_with_history(
                 "input": items,
                 "extra_headers": next_slice(tally.words, size, lead),
             }
-            if stream:  # read as events: a blocked answer ends in response.incomplete
-                parts, status = [], None
-                async for event in await client.responses.create(stream=True, **args):
-                    if event.type == "response.output_text.delta":
-                        parts.append(event.delta)
-                    elif event.type in ("response.completed", "response.incomplete"):
-                        status = event.response.status
-                text = "".join(parts)
-            else:
-                response = await client.responses.create(**args)
-                text, status = response.output_text, response.status
+            text, status, _ = await respond(client, args, stream)
             text = text.removeprefix(lead).lstrip()
             tally.texts.append(text)
             tally.signals.append(status)
@@ -165,6 +169,27 @@ async def responses_with_history(
                 {"role": "assistant", "content": text},
                 {"role": "user", "content": "continue"},
             ]
+    return tally
+
+
+async def responses_by_reference(
+    base: str, key: str, stream: bool, size: int = SLICE, lead: str = ""
+) -> Tally:
+    """ "continue" through the Responses API, the history named by previous_response_id."""
+    tally = Tally()
+    previous: str | None = None
+    async with openai_client(base, key) as client:
+        for _i in range(REQUESTS):
+            args: dict[str, Any] = {
+                "model": "copyguard-demo",
+                "input": "continue" if previous else f"Recite {WORK} for me.",
+                "extra_headers": next_slice(tally.words, size, lead),
+            }
+            if previous:
+                args["previous_response_id"] = previous
+            text, status, previous = await respond(client, args, stream)
+            tally.texts.append(text.removeprefix(lead).lstrip())
+            tally.signals.append(status)
     return tally
 
 

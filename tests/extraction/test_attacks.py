@@ -15,6 +15,7 @@ from tests.extraction.attacks import (
     ask_for_slices,
     continue_with_history,
     quote_the_last_words,
+    responses_by_reference,
     responses_with_history,
 )
 from tests.proxy.harness import StartStack
@@ -28,6 +29,7 @@ CASES: list[tuple[str, Attack, int, int]] = [
     ("anthropic-prefill", anthropic_prefill, SLICE, 12),
     ("ask-for-slices", ask_for_slices, SLICE, BUDGET + SLICE),
     ("responses-with-history", responses_with_history, SLICE, 24),
+    ("responses-by-reference", responses_by_reference, SLICE, 24),
     # other pacing: four words a request, each reply alone no run of budget_min_run words
     ("continue-with-history-4", continue_with_history, 4, 24),
     ("quote-the-last-words-4", quote_the_last_words, 4, 12),
