@@ -85,10 +85,16 @@ class ResponseGuard:
         if stream.blocked or stream.closed or not text:
             return Sent("", stream.blocked)
         stream.held += text
-        stream.arrivals.append((stream.session.fed + len(text), self._clock()))
-        settled = stream.session.feed(text)
-        over = stream.watch.feed(text) if stream.watch is not None else []
-        out = self._release(key, stream, settled, final=False, over=over)
+        session = stream.session
+        stream.arrivals.append((session.fed + len(text), self._clock()))
+        settled = session.feed(text)
+        if stream.watch is not None:  # short runs can block this stream (a spent work, context)
+            over = stream.watch.feed(text)
+            out = self._release(key, stream, settled, final=False, over=over)
+        elif settled or session.open:
+            out = self._release(key, stream, settled, final=False)
+        else:  # the clean path: nothing found, nothing followed; release what is safe
+            out = self._take(stream, session.safe_until if self._index.withholds else session.fed)
         return Sent(out, stream.blocked)
 
     def close(self, key: str) -> Sent:

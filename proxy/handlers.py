@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 import uuid
@@ -279,9 +280,15 @@ async def _stream(
         await resp.prepare(request)
         loop = asyncio.get_running_loop()
         reader = upstream.content
+        # The deadline is moved at most every `slack` seconds, not on every read (a timer
+        # reschedule costs more than the rest of a read's bookkeeping): silence ends the
+        # stream after between read_timeout and read_timeout + slack seconds.
+        slack, moved = settings.read_timeout / 8, -math.inf
         async with asyncio.timeout(None) as deadline:
             while True:
-                deadline.reschedule(loop.time() + settings.read_timeout)
+                if (now := loop.time()) - moved > slack:
+                    deadline.reschedule(now + settings.read_timeout + slack)
+                    moved = now
                 t = time.perf_counter()
                 unread = b""  # the event under way before this read: fail-open resumes there
                 try:

@@ -18,7 +18,7 @@ from proxy.dialects._logprobs import LogprobBook
 from proxy.dialects._strays import Fields, check_strays
 from proxy.dialects.base import DialectError, JsonObject, TextFilter
 from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, close_all, load_object
-from proxy.dialects.sse import SseDecoder, SseEvent, encode_sse
+from proxy.dialects.sse import SseDecoder, SseEvent, encode_json, encode_sse
 
 _HEAD = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
 _ERROR_TYPES = {
@@ -139,6 +139,11 @@ class OpenAIStream(EventStream[SseEvent]):
         """Put the released entries into ``choice``; return whether it changed."""
         raise NotImplementedError
 
+    def plain_text(self, choice: JsonObject) -> tuple[JsonObject, str] | None:
+        """Where the text of a choice that carries nothing but text sits (the usual chunk):
+        the holder and the field, also the slot's kind; None for any other choice."""
+        raise NotImplementedError
+
     def text_choice(self, i: int, texts: dict[str, tuple[str, str]]) -> JsonObject:
         """A choice carrying ``texts`` (key -> (kind, text)) and no finish reason."""
         raise NotImplementedError
@@ -174,6 +179,10 @@ class OpenAIStream(EventStream[SseEvent]):
         if not isinstance(choices, list):
             return event.raw
         self._last = obj
+        if len(choices) == 1 and self._book is None:
+            plain = self._plain_chunk(obj, choices[0], event)
+            if plain is not None:
+                return plain
         guard = self._guard
         pre: list[JsonObject] = []
         post: list[JsonObject] = []
@@ -202,10 +211,38 @@ class OpenAIStream(EventStream[SseEvent]):
             changed = True  # the report goes with the last chunk of a choice, built then
         if changed:
             obj["choices"] = kept
-            out += encode_sse(orjson.dumps(obj), event.event)
+            out += encode_json(obj, event.event)
         else:
             out += event.raw
         return out + self._chunk(post) + self._maybe_done()
+
+    def _plain_chunk(self, obj: JsonObject, choice: Any, event: SseEvent) -> bytes | None:
+        """The usual chunk, one choice of text under way, pushed without the bookkeeping of
+        ``_choice`` (which gives the same bytes); None for any other chunk."""
+        if type(choice) is not dict or choice.get("finish_reason") is not None:
+            return None
+        i = choice.get("index")
+        if type(i) is not int:
+            return None
+        state = self._choices.get(i)
+        if state is None or state.blocked or state.ended or choice.get("logprobs") is not None:
+            return None
+        where = self.plain_text(choice)
+        if where is None:
+            return None
+        holder, name = where
+        text: str = holder[name]
+        key = str(i)
+        state.kinds.setdefault(key, name)
+        out, state.blocked = self._guard.push(key, text)
+        raw = event.raw
+        if out != text:
+            holder[name] = out
+            raw = encode_json(obj, event.event)
+        if not state.blocked:
+            return raw
+        state.ended = True
+        return raw + self._chunk([self.stop_choice(i)]) + self._maybe_done()
 
     def _choice(
         self, i: int, choice: JsonObject, state: _Choice, pre: list[JsonObject], post: list[Any]
@@ -310,7 +347,7 @@ class OpenAIStream(EventStream[SseEvent]):
         obj["choices"] = choices
         if any(c.get("finish_reason") for c in choices):
             attach_report(obj, self._guard)
-        return encode_sse(orjson.dumps(obj))
+        return encode_json(obj)
 
     def _maybe_done(self) -> bytes:
         states = self._choices.values()

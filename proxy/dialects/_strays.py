@@ -37,13 +37,13 @@ class _Node:
         # without "*" they are unknown (every string a stray)
         star = fields.get("*", {})
         self.star: _Node | EllipsisType | None
-        self.star = star if star is None or star is ... else _compile(star) if star else _NONE_NODE
+        if not fields:  # the unknown: every element of its lists is unknown too
+            self.star = self
+        else:
+            self.star = star if star is None or star is ... else _compile(star)
 
 
-_NONE_NODE = _Node.__new__(_Node)  # below an unknown key: every string is a stray
-_NONE_NODE.skip = _NONE_NODE.strings_ok = frozenset()
-_NONE_NODE.subs = {}
-_NONE_NODE.star = _NONE_NODE
+_NONE_NODE = _Node({})  # below an unknown key: every string is a stray
 _compiled: dict[int, tuple[Fields, _Node]] = {}
 
 

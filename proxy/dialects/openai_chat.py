@@ -72,8 +72,17 @@ def _tokens(entries: list[Any]) -> list[str]:
     return [str(e.get("token", "")) if isinstance(e, dict) else "" for e in entries]
 
 
+_PLAIN = frozenset(("content", "role"))  # a delta with only these carries only text
+
+
 class _ChatStream(OpenAIStream):
     fields = STREAM_FIELDS
+
+    def plain_text(self, choice: JsonObject) -> tuple[JsonObject, str] | None:
+        delta = choice.get("delta")
+        if type(delta) is dict and type(delta.get("content")) is str and delta.keys() <= _PLAIN:
+            return delta, "content"
+        return None
 
     @staticmethod
     def tracks_logprobs(request: Mapping[str, Any]) -> bool:

@@ -48,6 +48,9 @@ def _set_entries(choice: JsonObject, rows: list[Entry]) -> None:
 class _CompletionsStream(OpenAIStream):
     fields = FIELDS
 
+    def plain_text(self, choice: JsonObject) -> tuple[JsonObject, str] | None:
+        return (choice, "text") if type(choice.get("text")) is str else None
+
     @staticmethod
     def tracks_logprobs(request: Mapping[str, Any]) -> bool:
         return request.get("logprobs") is not None  # logprobs=0 still returns the chosen token

@@ -186,6 +186,8 @@ class EventStream(Generic[E]):
         return self._decoder.unread()
 
     def _run(self, events: Sequence[E]) -> bytes:
+        if len(events) == 1:  # the usual read: one event
+            return self.event(events[0])
         out = []
         for event in events:
             out.append(self.event(event))

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import orjson
+
 from proxy.dialects.base import DialectError
 
 _BOM = b"\xef\xbb\xbf"
@@ -87,6 +89,14 @@ class SseDecoder:
         """
         if not data.endswith(b"\n\n") or b"\r" in data:
             return None
+        if data.count(b"\n") == 2 and data.startswith(b"data:"):  # one event: the usual read
+            if len(data) > self._max:
+                raise DialectError(f"server-sent event larger than {self._max} bytes")
+            try:
+                text = (data[6:-2] if data[5:6] == b" " else data[5:-2]).decode()
+            except UnicodeDecodeError as exc:
+                raise DialectError(f"server-sent event is not valid UTF-8: {exc}") from None
+            return [SseEvent(data, None, text)]
         blocks = data[:-2].split(b"\n\n")
         for block in blocks:
             if not block.startswith(b"data:") or b"\n" in block:
@@ -189,6 +199,12 @@ class SseDecoder:
         event = SseEvent(b"".join(self._raw), self._event, data, self._id, self._retry)
         self._reset_event()
         return event
+
+
+def encode_json(obj: object, event: str | None = None) -> bytes:
+    """One event whose data is ``obj`` as compact JSON (one line: JSON escapes newlines)."""
+    line = b"data: " + orjson.dumps(obj) + b"\n\n"
+    return line if event is None else f"event: {event}\n".encode() + line
 
 
 def encode_sse(data: str | bytes, event: str | None = None) -> bytes:
