@@ -45,6 +45,7 @@ import aiohttp
 import psutil
 
 from bench.loadgen import MASTER_KEY, LoadResult, Record, chat_body, run_load
+from proxy.demo.answers import echo64
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -288,7 +289,7 @@ class Bench:
     # -- load ----------------------------------------------------------------------------
     def body_maker(self, target: str, stream: bool) -> Callable[[int], bytes]:
         if target == "copyguard-block":
-            bodies = [chat_body(f"echo: {p}", stream) for p in self.passages]
+            bodies = [chat_body(echo64(p), stream) for p in self.passages]
             return lambda i: bodies[i % len(bodies)]
         body = chat_body(CLEAN_PROMPT, stream)
         return lambda i: body

@@ -9,7 +9,9 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
+from proxy.budget.service import BudgetMetrics
 from proxy.dialects import Dialect, default_dialects
+from proxy.extraction import make_budgets
 from proxy.handlers import guarded
 from proxy.matching.seam import Matcher
 from proxy.metrics import Metrics
@@ -29,7 +31,10 @@ def make_state(
     metrics = Metrics(registry or CollectorRegistry(), settings.metrics_work_labels)
     metrics.rules_loaded(index, load_seconds, time.time())
     table = {path: d for d in (dialects or default_dialects()) for path in d.paths}
-    return ProxyState(settings=settings, metrics=metrics, index=index, dialects=table)
+    budgets = make_budgets(settings, BudgetMetrics(metrics.registry))
+    return ProxyState(
+        settings=settings, metrics=metrics, index=index, dialects=table, budgets=budgets
+    )
 
 
 def make_app(state: ProxyState, reloader: RulesReloader | None = None) -> web.Application:
@@ -83,6 +88,8 @@ async def _client_session(app: web.Application) -> AsyncIterator[None]:
     yield
     await state.session.close()
     state.session = None
+    if state.budgets is not None:
+        await state.budgets.close()
 
 
 def _add_health(app: web.Application) -> None:

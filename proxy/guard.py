@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
 
+from proxy.budget.watch import BudgetWatch, Extraction
 from proxy.dialects._strays import strays
 from proxy.dialects.base import DialectError, Sent
 from proxy.matching.catalogue import Action
+from proxy.matching.context import ContextSession
 from proxy.matching.seam import Finding, Matcher, Session
 from proxy.stray_check import StrayCheck
 
@@ -37,6 +39,7 @@ class NullObserver:
 @dataclass(slots=True)
 class _Stream:
     session: Session
+    watch: BudgetWatch | None = None  # only for a key with a spent work
     held: str = ""  # original text from ``done`` to what was fed
     done: int = 0  # original offset up to which text is settled (sent or redacted)
     sent: list[str] = field(default_factory=list)
@@ -61,9 +64,12 @@ class ResponseGuard:
         observer: GuardObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
         strict: bool = False,
+        extraction: Extraction | None = None,
     ) -> None:
         self._index = index
         self._strict = strict  # holdback = "strict": no lead-in word of a run is released
+        self.extraction = extraction or Extraction()
+        self.reasons: dict[tuple[str, int, str], str] = {}  # (key, start, work) -> why
         self._observer = observer or NullObserver()
         self._clock = clock
         self._streams: dict[str, _Stream] = {}
@@ -86,7 +92,10 @@ class ResponseGuard:
         session = stream.session
         stream.arrivals.append((session.fed + len(text), self._clock()))
         settled = session.feed(text)
-        if settled or session.open:
+        if stream.watch is not None:  # short runs can block this stream (a spent work, context)
+            over = stream.watch.feed(text)
+            out = self._release(key, stream, settled, final=False, over=over)
+        elif settled or session.open:
             out = self._release(key, stream, settled, final=False)
         else:  # the clean path: nothing found, nothing followed; release what is safe
             out = self._take(stream, session.safe_until if self._index.withholds else session.fed)
@@ -96,7 +105,9 @@ class ResponseGuard:
         stream = self._stream(key)
         if stream.blocked or stream.closed:
             return Sent("", stream.blocked)
-        out = self._release(key, stream, stream.session.flush(), final=True)
+        settled = stream.session.flush()
+        over = stream.watch.flush() if stream.watch is not None else []
+        out = self._release(key, stream, settled, final=True, over=over)
         stream.closed = True
         return Sent(out, stream.blocked)
 
@@ -134,11 +145,15 @@ class ResponseGuard:
         the run's text and ``released_chars`` how much of it came before: the lead-in words
         sent while they could not yet be known to begin a run (0 with holdback "strict").
         """
-        out = finding_json(key, f)
+        out = finding_json(key, f, self.reason(key, f))
         released = self._released.get((key, f.start, f.work))
         if released is not None:
             out["withheld_start"], out["released_chars"] = f.start + released, released
         return out
+
+    def reason(self, key: str, f: Finding) -> str | None:
+        """Why a finding was made, when not for a run in the answer alone."""
+        return self.reasons.get((key, f.start, f.work))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -149,11 +164,41 @@ class ResponseGuard:
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)
         if stream is None:
-            session = self._index.session(strict=self._strict)
-            stream = self._streams[key] = _Stream(session)
+            x = self.extraction
+            strict = self._strict
+            session = (
+                ContextSession(self._index, x.seed, strict)
+                if x.seed
+                else self._index.session(strict=strict)
+            )
+            # watched live only when short runs can block: a spent work, protected context
+            watch = None
+            if x.short is not None and (x.spent or x.carried):
+                rules = {f.work: self._index.work_by_id[f.work].rule for f in x.carried}
+                needs = {w: r.min_words for w, r in rules.items() if r.action is Action.BLOCK}
+                watch = BudgetWatch(x.short, x.spent, x.carried, needs)
+            stream = self._streams[key] = _Stream(session, watch)
         return stream
 
-    def _release(self, key: str, stream: _Stream, settled: list[Finding], final: bool) -> str:
+    def outputs(self) -> list[tuple[str, list[Finding] | None]]:
+        """Per stream the text released and, if it was watched live, its short-run findings."""
+        out: list[tuple[str, list[Finding] | None]] = []
+        for key, stream in self._streams.items():
+            sent = self.released(key)
+            if stream.watch is None:
+                out.append((sent, None))
+            else:
+                out.append((sent, [f for f in stream.watch.taken if f.start < len(sent)]))
+        return out
+
+    def _release(
+        self,
+        key: str,
+        stream: _Stream,
+        settled: list[Finding],
+        final: bool,
+        over: Sequence[tuple[Finding, str]] = (),
+    ) -> str:
         for f in settled:
             self._record(key, f, stream)
             if f.action is Action.REDACT:
@@ -170,6 +215,14 @@ class ResponseGuard:
             if blocking:
                 limit = min(limit, min(f.start for f in blocking))
                 stream.blocked = True
+        if stream.watch is not None and not final:
+            limit = min(limit, stream.watch.limit(stream.held, stream.done))
+        if over:  # a run of a spent work, or one going on from the request's protected text
+            for f, why in over:
+                self.reasons[(key, f.start, f.work)] = why
+                self._record(key, f)
+            limit = min(limit, min(f.start for f, _ in over))
+            stream.blocked = True
         out = self._take(stream, limit)
         if stream.blocked:
             stream.held = ""
@@ -262,9 +315,12 @@ class ResponseGuard:
         self._observer.finding(key, finding)
 
 
-def finding_json(key: str, f: Finding) -> dict[str, Any]:
-    """A finding as the client sees it: which stream, which work, where."""
-    return {"stream": key, **f.as_dict()}
+def finding_json(key: str, f: Finding, reason: str | None = None) -> dict[str, Any]:
+    """A finding as the client sees it: which stream, which work, where (and why, if not plain)."""
+    out: dict[str, Any] = {"stream": key, **f.as_dict()}
+    if reason is not None:
+        out["reason"] = reason
+    return out
 
 
 def withholds_unread(guard: ResponseGuard, body: bytes) -> bool:

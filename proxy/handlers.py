@@ -12,7 +12,9 @@ import orjson
 import structlog
 from aiohttp import web
 
+from proxy.budget.store import StoreError
 from proxy.dialects import Dialect, DialectError, StrayText, StreamRewriter
+from proxy.extraction import prepare, settle
 from proxy.forwarding import request_headers, response_headers, upstream_url
 from proxy.guard import ResponseGuard, withholds_unread
 from proxy.matching.catalogue import Action
@@ -84,6 +86,12 @@ async def _guarded(
         msg = str(e) if isinstance(e, DialectError) else "the request body is not valid JSON"
         return _error(dialect, 400, msg, rid)
     info["stream"] = stream
+    index = state.index  # the matcher in force when the request started, for all of it
+    try:
+        key, extraction, dialect = await prepare(index, state, dialect, payload, request.headers)
+    except StoreError:
+        info["status"] = 503
+        return _error(dialect, 503, "copyguard could not check this client's budget", rid)
     if settings.log_content:
         info["request_body"] = body.decode("utf-8", "replace")
     assert state.session is not None
@@ -108,7 +116,8 @@ async def _guarded(
     info["upstream_status"], info["ttfb_ms"] = upstream.status, round(ttfb * 1000, 2)
     try:
         observer = MetricsObserver(metrics, dialect.name)
-        guard = ResponseGuard(state.index, observer, strict=settings.holdback == "strict")
+        strict = settings.holdback == "strict"
+        guard = ResponseGuard(index, observer, strict=strict, extraction=extraction)
         if stream and not dialect.answers_as_stream(upstream.content_type):
             stream = False  # a whole answer to a stream request: guarded as the whole it is
         try:
@@ -127,6 +136,7 @@ async def _guarded(
         finally:
             observer.done(guard)
         _account(metrics, dialect, guard, info)
+        await settle(index, state, key, guard, info, dialect)
         return resp
     finally:
         # release() pools a connection whose body was read to the end and closes any

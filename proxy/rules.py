@@ -13,11 +13,19 @@ from typing import Any
 
 import orjson
 
-from proxy.matching.catalogue import DEFAULT_REPLACEMENT, Action, Catalogue, Policy, Rule, Work
+from proxy.matching.catalogue import (
+    DEFAULT_REPLACEMENT,
+    Action,
+    Catalogue,
+    Echo,
+    Policy,
+    Rule,
+    Work,
+)
 from proxy.matching.normalize import WORD_RE
 
 POLICY_FILE = "policy.toml"
-_RULE_KEYS = {"min_words", "action", "replacement", "block_notice"}
+_RULE_KEYS = {"min_words", "action", "replacement", "block_notice", "echo", "budget_words"}
 _TOP_KEYS = _RULE_KEYS | {"collections", "allow"}
 _ALLOW_KEYS = {"phrases", "works"}
 _META_KEYS = ("title", "owner", "license")
@@ -198,4 +206,10 @@ def _rule(table: dict[str, Any], base: Rule, prefix: str, fail: Any) -> Rule:
         except (KeyError, IndexError, ValueError) as e:
             raise fail(f"{prefix}{key}", f"{key} template: {e!r}") from None
         templates[key] = value
-    return Rule(min_words, Action(action), **templates)
+    echo = table.get("echo", base.echo)
+    if echo not in {e.value for e in Echo}:
+        raise fail(f"{prefix}echo", f"echo must be one of {', '.join(e.value for e in Echo)}")
+    budget = table.get("budget_words", base.budget_words)
+    if not isinstance(budget, int) or isinstance(budget, bool) or not 0 <= budget <= 1_000_000:
+        raise fail(f"{prefix}budget_words", "budget_words must be a whole number from 0 (off)")
+    return Rule(min_words, Action(action), echo=Echo(echo), budget_words=budget, **templates)

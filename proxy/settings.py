@@ -93,6 +93,19 @@ class Settings(BaseSettings):
         "that many words longer)",
     )
     watch_rules: bool = Field(False, description="reload when files under the rules folder change")
+    budget_store: str = Field(
+        "memory",
+        description='per-key budgets: "memory" (this process), "redis://HOST:PORT/DB" (shared '
+        'by every worker and replica) or "off"',
+    )
+    budget_window: float = Field(86400.0, gt=0, description="seconds a key's budget counts over")
+    budget_min_run: int = Field(
+        6, ge=2, le=100, description="shortest run of a work that counts toward a budget"
+    )
+    budget_max_keys: int = Field(100_000, ge=1, description="keys the in-memory store keeps (LRU)")
+    key_header: str | None = Field(
+        None, description="header naming the client for budgets (default: its API key, hashed)"
+    )
     workers: int = Field(
         default_factory=lambda: _cpus(),
         ge=1,
@@ -133,6 +146,13 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("upstream must be an http:// or https:// URL")
         return v.rstrip("/")
+
+    @field_validator("budget_store")
+    @classmethod
+    def _store(cls, v: str) -> str:
+        if v not in ("memory", "off") and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError('budget_store must be "memory", "off" or a redis:// URL')
+        return v
 
     @field_validator("routes")
     @classmethod

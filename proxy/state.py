@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 from aiohttp import web
 
+from proxy.budget.service import Budgets
 from proxy.dialects import Dialect
 from proxy.matching.seam import Matcher
 from proxy.metrics import Metrics
+from proxy.recent import RecentReplies
 from proxy.settings import Settings
 
 
@@ -25,6 +27,8 @@ class ProxyState:
     index: Matcher
     dialects: dict[str, Dialect]
     session: aiohttp.ClientSession | None = None
+    budgets: Budgets | None = None  # per-key budgets (None: budget_store = "off")
+    recent: RecentReplies = field(default_factory=RecentReplies)  # previous_response_id
 
 
 STATE = web.AppKey("copyguard_state", ProxyState)

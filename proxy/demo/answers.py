@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proxy.matching.normalize import words as word_spans
+
 CLEAN = "clean"
+NEXT_HEADER = "x-demo-next"
 ECHO_PREFIX = "echo:"
+# The same, base64-encoded (up to the first white space): the request then carries none of the
+# text it makes the model say (a test of what the model says alone, not of the request).
+ECHO64_PREFIX = "echo64:"
 
 CLEAN_ANSWER = (
     "Here is a short answer written just for this demo. "
@@ -69,6 +77,28 @@ def load_works(rules_dir: Path) -> dict[str, Work]:
     return works
 
 
+def echo64(text: str) -> str:
+    """The prompt that makes the demo say ``text`` without the request carrying it."""
+    return ECHO64_PREFIX + base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def next_words(spec: str, works: Mapping[str, Work]) -> str:
+    """``"WORK POSITION N"``: the next N words of a work from word POSITION (0-based), verbatim.
+
+    A model that obliges an extraction attack, one slice a request; ValueError for a bad spec,
+    KeyError for an unknown work.
+    """
+    parts = spec.split()
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise ValueError(f"{NEXT_HEADER} takes 'WORK POSITION N', not {spec!r}")
+    text = works[parts[0]].text
+    at, n = int(parts[1]), int(parts[2])
+    spans = [(s, e) for _, s, e in word_spans(text)]
+    if n == 0 or at >= len(spans):
+        return ""
+    return text[spans[at][0] : spans[min(at + n, len(spans)) - 1][1]]
+
+
 def named_answer(name: str, works: Mapping[str, Work]) -> str:
     """The answer called ``name`` ("clean" or a work id); KeyError for unknown names."""
     if name == CLEAN:
@@ -78,6 +108,12 @@ def named_answer(name: str, works: Mapping[str, Work]) -> str:
 
 def choose_answer(user_text: str, works: Mapping[str, Work]) -> str:
     """Echo, a sample work the prompt asks for, or the clean answer."""
+    if user_text.startswith(ECHO64_PREFIX):
+        raw = user_text[len(ECHO64_PREFIX) :].split(maxsplit=1)  # what follows is the prompt's
+        try:
+            return base64.b64decode(raw[0] if raw else "", validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return f"{ECHO64_PREFIX} needs base64 of UTF-8 text"
     if user_text.startswith(ECHO_PREFIX):
         rest = user_text[len(ECHO_PREFIX) :]
         return rest[1:] if rest.startswith(" ") else rest

@@ -16,11 +16,13 @@ import proxy
 from proxy.demo import extras
 from proxy.demo.answers import (
     CLEAN,
+    NEXT_HEADER,
     Work,
     choose_answer,
     chunks,
     load_works,
     named_answer,
+    next_words,
     paced,
     tool_arguments,
 )
@@ -40,6 +42,7 @@ from proxy.demo.openai_chat import ChatCompletions, Completions
 from proxy.demo.openai_responses import Responses
 
 ANSWER_HEADER = "x-demo-answer"
+LEAD_HEADER = "x-demo-lead"  # with x-demo-next: a sentence before the words
 ANSWERS_HEADER = "x-demo-answers"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -108,7 +111,13 @@ def plan_reply(
             name = per_choice[index] if index < len(per_choice) else CLEAN
         else:
             name = forced if index == 0 else CLEAN
-        text = choose_answer(prompt.user_text, works) if name is None else named_answer(name, works)
+        if index == 0 and NEXT_HEADER in headers:
+            lead = headers.get(LEAD_HEADER, "")
+            text = (lead + " " if lead else "") + next_words(headers[NEXT_HEADER], works)
+        elif name is None:
+            text = choose_answer(prompt.user_text, works)
+        else:
+            text = named_answer(name, works)
         texts.append(paced(text, settings.chunk_chars, settings.max_chunks))
     tool = None
     wants_tool = not (forced or per_choice) and "weather" in prompt.user_text.lower()
@@ -187,6 +196,8 @@ def _generation_handler(fmt: Format) -> Handler:
                 reply = plan_reply(prompt, request.headers, settings, app[DEMO_WORKS])
             except KeyError as exc:
                 raise BadRequest(f"unknown demo answer {exc.args[0]!r}") from None
+            except ValueError as exc:
+                raise BadRequest(str(exc)) from None
         except BadRequest as exc:
             return _json(fmt.error(400, str(exc)), status=400)
         if fault == ERROR_500:

@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
+from proxy.dialects import conversation
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.base import Conversation, DialectError, JsonObject, TextFilter
 from proxy.dialects.skeleton import (
     EventStream,
     JsonDialect,
@@ -270,6 +271,9 @@ class AnthropicMessages(JsonDialect):
     paths = ("/v1/messages",)
     body_fields = WHOLE_FIELDS
     rewriter = _AnthropicStream
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.anthropic(request)
 
     def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         """Guard a complete message.

@@ -9,6 +9,7 @@ to a ``TextFilter`` and writes back only what the filter releases.  No I/O here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 JsonObject = dict[str, Any]
@@ -19,6 +20,19 @@ class Sent(NamedTuple):
 
     text: str  # the text now safe to send (held, released or redacted)
     blocked: bool  # the stream is blocked from now on: nothing more will be released
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """What a request carries (``Dialect.conversation``): the client's turns, the model's
+    earlier replies, and the text the answer continues directly."""
+
+    turns: tuple[str, ...] = ()  # user, system, tool texts, in order
+    replies: tuple[str, ...] = ()  # the model's earlier answers, in order
+    tail: str = ""  # assistant prefill, completions prompt: the answer goes on from its end
+
+    def __bool__(self) -> bool:
+        return bool(self.turns or self.replies or self.tail)
 
 
 class DialectError(Exception):
@@ -128,6 +142,10 @@ class Dialect(Protocol):
 
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
         """Whether the client asked for a streamed response."""
+        ...
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        """The text ``request`` carries: earlier turns, replies, a prefill or prompt."""
         ...
 
     def answers_as_stream(self, content_type: str) -> bool:

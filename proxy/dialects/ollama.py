@@ -19,8 +19,16 @@ from typing import Any
 
 import orjson
 
+from proxy.dialects import conversation
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, Sent, StreamRewriter, TextFilter
+from proxy.dialects.base import (
+    Conversation,
+    DialectError,
+    JsonObject,
+    Sent,
+    StreamRewriter,
+    TextFilter,
+)
 from proxy.dialects.ndjson import NdjsonDecoder, encode_ndjson
 from proxy.dialects.skeleton import (
     EventStream,
@@ -262,6 +270,9 @@ class OllamaChat(_Ollama):
     body_fields = FIELDS[True]
     _chat = True
 
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.ollama_chat(request)
+
 
 class OllamaGenerate(_Ollama):
     """Ollama ``POST /api/generate``: text in ``response`` / ``thinking``."""
@@ -270,3 +281,6 @@ class OllamaGenerate(_Ollama):
     paths = ("/api/generate",)
     body_fields = FIELDS[False]
     _chat = False
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.ollama_generate(request)

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from proxy.dialects import conversation
 from proxy.dialects._logprobs import keep_logprobs
 from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIDialect, OpenAIStream, Slot
 from proxy.dialects._strays import Fields
-from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.base import Conversation, DialectError, JsonObject, TextFilter
 from proxy.dialects.skeleton import whole_text
 
 _REASONING = ("reasoning_content", "reasoning")
@@ -144,6 +145,9 @@ class OpenAIChat(OpenAIDialect):
     paths = ("/v1/chat/completions",)
     body_fields = WHOLE_FIELDS
     rewriter = _ChatStream
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.openai_chat(request)
 
     def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
         """A ``chat.completion`` choice: every text of its message, then its logprobs."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from proxy.dialects import conversation
 from proxy.dialects._logprobs import keep_logprobs
 from proxy.dialects._openai import CHOICE_FIELDS, TOP_FIELDS, OpenAIDialect, OpenAIStream, Slot
 from proxy.dialects._strays import Fields
-from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.base import Conversation, DialectError, JsonObject, TextFilter
 from proxy.dialects.skeleton import whole_text
 
 _LISTS = ("tokens", "token_logprobs", "top_logprobs", "text_offset")
@@ -88,6 +89,9 @@ class OpenAICompletions(OpenAIDialect):
     paths = ("/v1/completions",)
     body_fields = FIELDS
     rewriter = _CompletionsStream
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.openai_completions(request)
 
     def rewrite_choice(self, i: int, choice: JsonObject, guard: TextFilter) -> bool:
         """A ``text_completion`` choice: its text, then its logprob positions."""

@@ -9,9 +9,13 @@ makes the response ``incomplete`` with ``incomplete_details.reason == "content_f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from proxy.dialects import conversation
 from proxy.dialects._openai import error_body
 from proxy.dialects._strays import Fields
-from proxy.dialects.base import JsonObject, TextFilter
+from proxy.dialects.base import Conversation, JsonObject, TextFilter
 from proxy.dialects.openai_responses_items import check_other_items, item_texts, output_text
 from proxy.dialects.openai_responses_stream import ResponsesStreamRewriter
 from proxy.dialects.skeleton import JsonDialect, whole_text
@@ -36,6 +40,9 @@ class OpenAIResponses(JsonDialect):
     paths = ("/v1/responses",)
     body_fields = RESPONSE_FIELDS
     rewriter = ResponsesStreamRewriter
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.openai_responses(request)
 
     def rewrite(self, response: JsonObject, guard: TextFilter) -> bool | None:
         output = response.get("output")

@@ -21,7 +21,14 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import orjson
 
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, Sent, StreamRewriter, TextFilter
+from proxy.dialects.base import (
+    Conversation,
+    DialectError,
+    JsonObject,
+    Sent,
+    StreamRewriter,
+    TextFilter,
+)
 
 E = TypeVar("E")
 E_co = TypeVar("E_co", covariant=True)
@@ -97,6 +104,10 @@ class JsonDialect:
     def wants_stream(self, request: Mapping[str, Any]) -> bool:
         """Whether the client asked for a streamed response."""
         return stream_flag(request, self.streams_by_default)
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        """Where the format keeps the conversation a request carries (none by default)."""
+        return Conversation()
 
     def answers_as_stream(self, content_type: str) -> bool:
         """A JSON body answering a stream request is a whole answer (the server ignored it)."""

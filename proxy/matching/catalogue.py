@@ -15,6 +15,13 @@ class Action(StrEnum):
     LOG = "log"
 
 
+class Echo(StrEnum):
+    """Whether an answer may repeat protected text the request itself carries."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
 DEFAULT_REPLACEMENT = "[…]"
 
 
@@ -26,6 +33,10 @@ class Rule:
     action: Action = Action.BLOCK
     replacement: str = DEFAULT_REPLACEMENT
     block_notice: str = ""  # appended where a block cuts the text ("": none); may use {title}
+    # "allow": an answer may repeat what the request itself carries of a work; "block": never
+    echo: Echo = Echo.ALLOW
+    # distinct words of one work a key may take over the budget window (0: no budget)
+    budget_words: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +75,8 @@ class Policy:
     def with_min_words(self, n: int) -> Policy:
         """The same policy with ``min_words`` forced to ``n`` everywhere (``scan --min-words``)."""
         coll = {k: replace(r, min_words=n) for k, r in self.collections.items()}
-        return Policy(
-            replace(self.default, min_words=n), coll, self.allow_phrases, self.allow_works
-        )
+        d = replace(self.default, min_words=n)
+        return Policy(d, coll, self.allow_phrases, self.allow_works)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from proxy.matching.aho import cache as aho_cache
+from proxy.matching.aho import fine as aho_fine
 from proxy.matching.aho.index import MatchIndex
 from proxy.matching.catalogue import Catalogue
 from proxy.matching.seam import Matcher
@@ -40,9 +41,23 @@ def cache_entry(catalogue: Catalogue, cache_dir: Path) -> Path:
     return cache_dir / aho_cache.cache_key(catalogue)
 
 
+def short_runs(matcher: Matcher, min_run: int, build: bool = True) -> Matcher | None:
+    """The same catalogue matched for runs of ``min_run`` words (budgets, context pieces).
+
+    Memoised per matcher; with ``build=False`` only an already built one (else None), so a
+    caller on the event loop can build it in a thread the first time.  None as well for an
+    engine that has no short-run form.
+    """
+    if not isinstance(matcher, MatchIndex):
+        return None  # an engine without one: no budgets or context checks (logged by callers)
+    if build:
+        return aho_fine.fine_index(matcher, min_run)
+    return aho_fine.cached_fine_index(matcher, min_run)
+
+
 def is_cached(catalogue: Catalogue, cache_dir: Path) -> bool:
     """Whether ``cache_dir`` already holds the compiled ``catalogue``."""
     return cache_entry(catalogue, cache_dir).is_dir()
 
 
-__all__ = ["Warn", "build_matcher", "cache_entry", "is_cached", "load_matcher"]
+__all__ = ["Warn", "build_matcher", "cache_entry", "is_cached", "load_matcher", "short_runs"]

@@ -26,7 +26,14 @@ from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
 from proxy.demo import DEMO_STATS, DemoSettings, default_rules_dir, make_demo_app
-from proxy.demo.answers import CLEAN_ANSWER, load_works, parse_work
+from proxy.demo.answers import (
+    CLEAN_ANSWER,
+    choose_answer,
+    echo64,
+    load_works,
+    next_words,
+    parse_work,
+)
 
 # google-genai's async client subclasses aiohttp's ClientSession, which aiohttp warns about.
 pytestmark = pytest.mark.filterwarnings(
@@ -640,3 +647,22 @@ def test_front_matter_is_not_work_text(tmp_path: Path) -> None:
     assert works["a/one"].text == "line 1\nline 2" and works["a/one"].title == "One"
     assert works["two"] == parse_work("two", "just text")
     assert WORKS["poems/lighthouse-keeper"].text.startswith("I count the ships")
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("poems/lighthouse-keeper 3 8", "ships that do not come,\nI count the"),
+        ("poems/lighthouse-keeper 0 2", "I count"),
+        ("poems/lighthouse-keeper 100000 8", ""),
+    ],
+)
+def test_next_words_answers_a_slice_of_a_work(spec: str, expected: str) -> None:
+    """x-demo-next names a work, a word position and a count: that slice, verbatim."""
+    assert next_words(spec, load_works(default_rules_dir())) == expected
+
+
+def test_echo64_says_the_decoded_text_only() -> None:
+    """echo64 decodes up to the first white space; the rest of the prompt is not said."""
+    works = load_works(default_rules_dir())
+    assert choose_answer(echo64("Ünï text") + " and more", works) == "Ünï text"

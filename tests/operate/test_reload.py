@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from proxy.demo import DemoSettings
+from proxy.demo.answers import echo64
 from proxy.reload import RulesReloader
 from tests.conftest import SAMPLE_RULES
 from tests.operate.support import FERRY, add_ferry, ask, chat, metric
@@ -21,7 +22,7 @@ async def test_stream_in_flight_keeps_its_rules(start_stack: StartStack, rules_d
     stack = await start_stack(rules=rules_dir, demo=demo)
     url = f"{stack.proxy}/v1/chat/completions"
     async with aiohttp.ClientSession() as session:
-        async with session.post(url, json=chat(f"echo: {FERRY}", stream=True)) as resp:
+        async with session.post(url, json=chat(echo64(FERRY), stream=True)) as resp:
             body = bytearray(await resp.content.readany())  # the stream is under way
             add_ferry(rules_dir)
             async with session.post(f"{stack.proxy}/admin/reload") as r:
@@ -34,7 +35,7 @@ async def test_stream_in_flight_keeps_its_rules(start_stack: StartStack, rules_d
         assert text == FERRY
         assert objs[-1]["choices"][0]["finish_reason"] == "stop"
 
-        content, finish, _ = await ask(session, stack.proxy, f"echo: {FERRY}")
+        content, finish, _ = await ask(session, stack.proxy, echo64(FERRY))
         assert finish == "content_filter"
         assert len(content.split()) < 12
 
@@ -48,7 +49,7 @@ async def test_stream_in_flight_keeps_a_work_the_new_rules_drop(
     stack = await start_stack(rules=rules_dir, demo=demo)
     url = f"{stack.proxy}/v1/chat/completions"
     async with aiohttp.ClientSession() as session:
-        async with session.post(url, json=chat(f"echo: {FERRY}", stream=True)) as resp:
+        async with session.post(url, json=chat(echo64(FERRY), stream=True)) as resp:
             body = bytearray(await resp.content.readany())
             (rules_dir / "poems" / "the-ferryman.txt").unlink()
             async with session.post(f"{stack.proxy}/admin/reload") as r:
@@ -57,7 +58,7 @@ async def test_stream_in_flight_keeps_a_work_the_new_rules_drop(
         objs = events(bytes(body))
         assert objs[-1]["choices"][0]["finish_reason"] == "content_filter"
 
-        content, finish, _ = await ask(session, stack.proxy, f"echo: {FERRY}")
+        content, finish, _ = await ask(session, stack.proxy, echo64(FERRY))
         assert (content, finish) == (FERRY, "stop")
 
 
@@ -77,7 +78,7 @@ async def test_broken_rules_keep_the_old_ones(start_stack: StartStack, rules_dir
         assert not await metric(session, stack.proxy, "copyguard_rules_reload_total", result="ok")
         assert await metric(session, stack.proxy, "copyguard_rules_works") == 3
         assert await metric(session, stack.proxy, "copyguard_rules_info", hash=hash_before) == 1
-        content, finish, _ = await ask(session, stack.proxy, f"echo: {FERRY}")
+        content, finish, _ = await ask(session, stack.proxy, echo64(FERRY))
         assert finish == "stop"  # the old rules, without the ferryman, are in force
 
         (rules_dir / "extra.jsonl").unlink()
@@ -87,7 +88,7 @@ async def test_broken_rules_keep_the_old_ones(start_stack: StartStack, rules_dir
         assert await metric(session, stack.proxy, "copyguard_rules_works") == 4
         assert await metric(session, stack.proxy, "copyguard_rules_info", hash=result["hash"]) == 1
         assert await metric(session, stack.proxy, "copyguard_rules_info", hash=hash_before) == 0
-        _, finish, _ = await ask(session, stack.proxy, f"echo: {FERRY}")
+        _, finish, _ = await ask(session, stack.proxy, echo64(FERRY))
         assert finish == "content_filter"
 
 

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from proxy.demo import DemoSettings, make_demo_app
+from proxy.demo.answers import echo64
 from tests.conftest import REPO, SAMPLE_RULES
 from tests.operate.support import FERRY, add_ferry, ask, metric
 
@@ -98,12 +99,12 @@ async def test_sighup_reloads(start_serve: StartServe, rules_dir: Path) -> None:
     """SIGHUP to a single-process ``copyguard serve`` loads the changed rules; SIGTERM stops it."""
     base, proc = await start_serve(rules_dir, COPYGUARD_WORKERS="1")
     async with aiohttp.ClientSession() as session:
-        assert (await ask(session, base, f"echo: {FERRY}"))[1] == "stop"
+        assert (await ask(session, base, echo64(FERRY)))[1] == "stop"
         add_ferry(rules_dir)
         proc.send_signal(signal.SIGHUP)
 
         async def blocked() -> bool:
-            return (await ask(session, base, f"echo: {FERRY}"))[1] == "content_filter"
+            return (await ask(session, base, echo64(FERRY)))[1] == "content_filter"
 
         await until(blocked)
         assert await metric(session, base, "copyguard_rules_reload_total", result="ok") == 1
@@ -145,7 +146,7 @@ async def test_two_workers_share_a_port(start_serve: StartServe, rules_dir: Path
         await until(both_reloaded)
         blocked_by: set[str] = set()
         for _ in range(200):
-            _, finish, headers = await ask(session, base, f"echo: {FERRY}")
+            _, finish, headers = await ask(session, base, echo64(FERRY))
             assert finish == "content_filter"
             blocked_by.add(headers["X-Copyguard-Worker"])
             if blocked_by == pids:

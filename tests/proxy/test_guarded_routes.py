@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from proxy.demo import DEMO_STATS, DemoSettings
-from proxy.demo.answers import load_works
+from proxy.demo.answers import echo64, load_works
 from proxy.matching.normalize import words
 from proxy.scan import scan_text
 from tests.conftest import SAMPLE_RULES
@@ -98,7 +98,7 @@ async def test_redaction_leaves_the_rest_intact(
     lead, song = "Sure, here it is: ", WORKS[SONG].text
     _, _, body = await post(
         stack.proxy + route.url(stream),
-        route.request("echo: " + lead + song + " Hope you like it.", stream),
+        route.request(echo64(lead + song + " Hope you like it."), stream),
     )
     texts, filtered = route.read(body, stream)
     assert not filtered

@@ -8,11 +8,12 @@ import aiohttp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proxy.demo.answers import echo64
 from tests.proxy.harness import Replay, stack_factory
 from tests.proxy.routes import ROUTES, Route
 
-TEXT = (
-    "echo: Ünïcödé façade — 日本語のテキスト, emoji 👩‍💻 and I count the ships that do not"
+TEXT = echo64(
+    "Ünïcödé façade — 日本語のテキスト, emoji 👩‍💻 and I count the ships that do not"
     " come, I count the gulls that never land, I keep the lamp for everyone."
 )
 

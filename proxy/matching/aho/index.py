@@ -105,14 +105,7 @@ class MatchIndex:
                 if 0 not in chunk:
                     postings.setdefault("".join([codes[i] for i in chunk]), []).append(start + p)
 
-        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        multi: list[tuple[int, ...]] = []
-        for key, where in postings.items():
-            if len(where) == 1:
-                automaton.add_word(key, where[0] << 1)
-            else:
-                automaton.add_word(key, (len(multi) << 1) | 1)
-                multi.append(tuple(where[:_MAX_POSTINGS]))
+        automaton, multi = windows_automaton(postings)
         infos = tuple(
             WorkInfo(w.id, w.display_title, w.collection, policy.rule(w.collection)) for w in kept
         )
@@ -185,6 +178,21 @@ class MatchIndex:
     @property
     def word_count(self) -> int:
         return len(self.source) - len(self.works) - 1
+
+
+def windows_automaton(
+    postings: dict[str, list[int]],
+) -> tuple[ahocorasick.Automaton, list[tuple[int, ...]]]:
+    """The automaton of window keys: a single position inline, several via ``multi``."""
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    multi: list[tuple[int, ...]] = []
+    for key, where in postings.items():
+        if len(where) == 1:
+            automaton.add_word(key, where[0] << 1)
+        else:
+            automaton.add_word(key, (len(multi) << 1) | 1)
+            multi.append(tuple(where[:_MAX_POSTINGS]))
+    return automaton, multi
 
 
 def _starters(

@@ -1,0 +1,1 @@
+"""Per-key budgets: how much of each work one client has taken over a time window."""
