@@ -255,3 +255,22 @@ async def test_holdback_on_real_tokens(
         f"{1000 * statistics.median(first_proxied):.0f} ms.",
     ]
     report["holdback"] = lines
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+async def test_smollm2_chat_reproduction_is_blocked(
+    llama_server: LlamaServer, start_proxy: StartProxy, stream: bool
+) -> None:
+    """SmolLM2-135M-Instruct quotes the First Amendment in chat (the one text it reproduces):
+    through the proxy that answer ends with content_filter and no min_words run arrives."""
+    (text,) = [t for t in TEXTS if t.id == "first-amendment"]
+    proxy = await start_proxy(llama_server.url, RULES)
+    await answer(llama_server.url, *body(text, "chat", stream=False))  # warm-up, as above
+    direct, _, _ = await answer(llama_server.url, *body(text, "chat", stream))
+    got, finish, _ = await answer(proxy.url, *body(text, "chat", stream))
+    run, reached = longest_run(direct, text.text), longest_run(got, text.text)
+    print(f"\n[smollm2/chat/{stream}] run {run}, {len(words(got))} words reached, run {reached}")
+    assert run >= MIN_WORDS, direct
+    assert finish == "content_filter"
+    assert reached < MIN_WORDS
+    assert direct.startswith(got)
