@@ -96,6 +96,7 @@ def test_pod_metrics_and_isolation(engine: Engine, pod: Pod) -> None:
     named port is not resolved) and tcpSocket ones into `nc`, neither in the image."""
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(pod.url + "/metrics", timeout=5)
+    refused.value.close()  # an HTTPError holds its response open
     assert refused.value.code == 404
     with urllib.request.urlopen(pod.admin + "/metrics", timeout=5) as resp:
         metrics = resp.read().decode()
