@@ -14,7 +14,7 @@ import json
 import sys
 
 from proxy.demo import DemoSettings
-from proxy.demo.answers import load_works
+from proxy.demo.answers import echo64, load_works
 from proxy.demo.server import serve_demo
 from proxy.logs import configure_logging
 from proxy.matching.catalogue import Action, Catalogue
@@ -55,12 +55,13 @@ def protected_prompt(settings: Settings, catalogue: Catalogue) -> tuple[str, str
     if settings.rules == DEFAULT_RULES:
         what, prompt, work_id = "sample rules", SAMPLE_PROMPT, SAMPLE_WORK
     else:
-        # The demo recites a .txt work named in the prompt; other works it can only echo.
+        # The demo recites a .txt work named in the prompt; other works it can only echo, and
+        # base64-encoded (echo64:), since a passage the request itself carries may be echoed.
         txt = load_works(settings.rules)
         ranked = sorted(catalogue.works, key=lambda w: policy.rule(w.collection).action != "block")
         work = next((w for w in ranked if w.id in txt), ranked[0])
         words = work.text.split()[: policy.rule(work.collection).min_words + 8]
-        prompt = f"Recite {work.id}" if work.id in txt else "echo: " + " ".join(words)
+        prompt = f"Recite {work.id}" if work.id in txt else echo64(" ".join(words))
         what, work_id = f"rules from {settings.rules}", work.id
     rule = policy.rule(next(w.collection for w in catalogue.works if w.id == work_id))
     outcome = _OUTCOME[rule.action].format(replacement=rule.replacement)

@@ -110,7 +110,10 @@ def test_printed_curl_command_streams_a_clean_answer(printed: str) -> None:
 
 @pytest.mark.parametrize(
     ("printed", "prompt"),
-    [(other_rules, "Recite poems/the-ferryman"), (jsonl_rules, "echo: The ferryman counted")],
+    [
+        (other_rules, "Recite poems/the-ferryman"),
+        (jsonl_rules, "echo64:VGhlIGZlcnJ5bWFuIGNvdW50ZWQ"),
+    ],
     indirect=["printed"],
 )
 def test_other_rules_get_a_prompt_they_protect(printed: str, prompt: str) -> None:
