@@ -1,16 +1,22 @@
 """A bare aiohttp reverse proxy: the baselines copyguard is measured against (benchmark only).
 
     python -m bench.passthrough --upstream http://127.0.0.1:9100 --port 9201 [--mode bytes]
+        [--loop asyncio|uvloop]
 
 ``--mode bytes`` forwards the upstream's bytes as they arrive, parsing nothing: the cost of
 an aiohttp proxy hop.  ``--mode reencode`` splits the stream into SSE events and passes the
 JSON of each ``data:`` line through ``orjson.loads`` and ``orjson.dumps`` (whole bodies too):
 the least any proxy that looks at the content must do, the floor for copyguard's CPU.
+Like copyguard it writes once per upstream read.  ``--loop`` picks the event loop (the
+benchmark runs the floor on the same loop as the copyguard it is compared with);
+``GET /_bench/stats`` counts upstream reads and client writes, so the benchmark can say how
+many events each read carried.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -21,6 +27,7 @@ _HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade", "te")
 )
 SESSION = web.AppKey("session", aiohttp.ClientSession)
+STATS = web.AppKey("stats", dict[str, int])
 UPSTREAM = web.AppKey("upstream", str)
 MODE = web.AppKey("mode", str)
 
@@ -67,9 +74,12 @@ async def _forward(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(status=up.status, headers=out_headers)
         await resp.prepare(request)
         sse = SseReencoder() if reencode else None
+        stats = app[STATS]
         async for chunk in up.content.iter_any():
+            stats["reads"] += 1
             out = chunk if sse is None else sse.feed(chunk)
             if out:
+                stats["writes"] += 1
                 await resp.write(out)
         if sse is not None and (rest := sse.flush()):
             await resp.write(rest)
@@ -86,11 +96,17 @@ async def _session(app: web.Application) -> AsyncIterator[None]:
     await app[SESSION].close()
 
 
+async def _stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app[STATS])
+
+
 def make_app(upstream: str, mode: str) -> web.Application:
     app = web.Application()
+    app[STATS] = {"reads": 0, "writes": 0}
     app[UPSTREAM] = upstream.rstrip("/")
     app[MODE] = mode
     app.cleanup_ctx.append(_session)
+    app.router.add_get("/_bench/stats", _stats)
     app.router.add_route("*", "/{tail:.*}", _forward)
     return app
 
@@ -101,18 +117,17 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=["bytes", "reencode"], default="bytes")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     args = parser.parse_args()
-    import uvloop
+    loop: asyncio.AbstractEventLoop
+    if args.loop == "uvloop":
+        import uvloop
 
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
     app = make_app(args.upstream, args.mode)
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=uvloop.new_event_loop(),
-    )
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, loop=loop)
 
 
 if __name__ == "__main__":
