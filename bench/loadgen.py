@@ -33,6 +33,7 @@ class Record:
     gaps: list[float] = field(default_factory=list)
     chunks: int = 0  # SSE events carrying content (or 1 for a whole body)
     chars: int = 0  # characters of content received
+    writes: int = 0  # HTTP chunks received: the sender's writes (a proxy's: one per read)
     finish: str | None = None
     done: bool = False  # the stream ended as its format says ([DONE], or a whole body)
     error: str | None = None
@@ -86,7 +87,9 @@ async def one_request(
                 rec.finish, rec.first, rec.chunks, rec.done = choice["finish_reason"], now, 1, True
                 return rec
             pending = b""
-            async for data in resp.content.iter_any():
+            async for data, whole in resp.content.iter_chunks():
+                # an HTTP chunk is one write of the sender: for a proxy, one upstream read
+                rec.writes += whole
                 now = time.perf_counter() - t0
                 pending += data
                 if b"\n\n" not in pending:

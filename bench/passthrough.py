@@ -7,10 +7,9 @@
 an aiohttp proxy hop.  ``--mode reencode`` splits the stream into SSE events and passes the
 JSON of each ``data:`` line through ``orjson.loads`` and ``orjson.dumps`` (whole bodies too):
 the least any proxy that looks at the content must do, the floor for copyguard's CPU.
-Like copyguard it writes once per upstream read.  ``--loop`` picks the event loop (the
-benchmark runs the floor on the same loop as the copyguard it is compared with);
-``GET /_bench/stats`` counts upstream reads and client writes, so the benchmark can say how
-many events each read carried.
+Like copyguard it writes once per upstream read (``--write-each``: once per event, which
+makes its cost per event grow with the events a read carries).  ``--loop`` picks the event loop (the
+benchmark runs the floor on the same loop as the copyguard it is compared with).
 """
 
 from __future__ import annotations
@@ -27,9 +26,9 @@ _HOP = frozenset(
     ("connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade", "te")
 )
 SESSION = web.AppKey("session", aiohttp.ClientSession)
-STATS = web.AppKey("stats", dict[str, int])
 UPSTREAM = web.AppKey("upstream", str)
 MODE = web.AppKey("mode", str)
+EACH = web.AppKey("each", bool)
 
 
 class SseReencoder:
@@ -74,13 +73,13 @@ async def _forward(request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(status=up.status, headers=out_headers)
         await resp.prepare(request)
         sse = SseReencoder() if reencode else None
-        stats = app[STATS]
         async for chunk in up.content.iter_any():
-            stats["reads"] += 1
             out = chunk if sse is None else sse.feed(chunk)
-            if out:
-                stats["writes"] += 1
-                await resp.write(out)
+            if not out:
+                continue
+            # ``each``: a write per event, so a burst costs as many writes as it has events
+            for piece in out.split(b"\n\n")[:-1] if app[EACH] else (out,):
+                await resp.write(piece + b"\n\n" if app[EACH] else piece)
         if sse is not None and (rest := sse.flush()):
             await resp.write(rest)
         await resp.write_eof()
@@ -96,17 +95,12 @@ async def _session(app: web.Application) -> AsyncIterator[None]:
     await app[SESSION].close()
 
 
-async def _stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATS])
-
-
-def make_app(upstream: str, mode: str) -> web.Application:
+def make_app(upstream: str, mode: str, each: bool = False) -> web.Application:
     app = web.Application()
-    app[STATS] = {"reads": 0, "writes": 0}
+    app[EACH] = each
     app[UPSTREAM] = upstream.rstrip("/")
     app[MODE] = mode
     app.cleanup_ctx.append(_session)
-    app.router.add_get("/_bench/stats", _stats)
     app.router.add_route("*", "/{tail:.*}", _forward)
     return app
 
@@ -118,6 +112,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=["bytes", "reencode"], default="bytes")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--write-each", action="store_true", help="one write per event")
     args = parser.parse_args()
     loop: asyncio.AbstractEventLoop
     if args.loop == "uvloop":
@@ -126,7 +121,7 @@ def main() -> None:
         loop = uvloop.new_event_loop()
     else:
         loop = asyncio.new_event_loop()
-    app = make_app(args.upstream, args.mode)
+    app = make_app(args.upstream, args.mode, args.write_each)
     web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, loop=loop)
 
 

@@ -6,9 +6,11 @@ One interleaved run (round after round, every scenario, every target in turn, so
 all of them alike) against one upstream, ``bench.sse_upstream``, running in this process:
 chat completions of speech text (``../shared/corpora/speeches``), 4 characters an event,
 with the events per upstream write ("burst") and the pause between writes set per scenario.
-At saturation the upstream writes a stream's next burst once the client has received the
-last one, so every target reads the same bursts; the scenario "whole answer" is the old
-saturation (a 200-event answer written at once, so a read carries dozens of events).
+In "lockstep" saturation the upstream writes a stream's next burst once the client has
+received the last one, so every target reads the same bursts; "open" saturation writes the
+next burst at once (a proxy that falls behind then reads many bursts at a time, so the
+slower target reads bigger batches); "whole answer" is the old saturation (a 200-event
+answer written at once, so a read carries dozens of events whatever the target).
 Targets (each proxy its own process, one worker):
 
     direct                  the upstream itself
@@ -16,6 +18,7 @@ Targets (each proxy its own process, one worker):
     reencode                ``bench.passthrough --mode reencode`` (asyncio): SSE split and
                             orjson loads/dumps per event, one write per read: the floor
     reencode-uvloop         the same floor on uvloop
+    reencode-each           the floor writing each event on its own (a write per event)
     copyguard               ``copyguard serve`` from ``--src`` (default this checkout),
                             ``event_loop = asyncio``, gutenberg catalogue, clean speech text
     copyguard-uvloop        the same with ``event_loop = uvloop``
@@ -25,8 +28,10 @@ Targets (each proxy its own process, one worker):
     litellm                 LiteLLM's proxy (bench/.venv-litellm), a few scenarios only
 
 CPU per upstream chunk = the proxy process's CPU time (psutil, with children) / content
-events delivered (content characters / 4); each copyguard target is compared with the floor
-on its own event loop, in the same scenario and run.  Writes ``proxies.json`` and
+events delivered (content characters / 4); chunks per read = content events / HTTP chunks
+the client received (every target but ``reencode-each`` writes once per upstream read).
+Each copyguard target is compared with the floor on its own event loop, in the same
+scenario and run.  Writes ``proxies.json`` and
 ``proxies.md`` to ``--out``.
 """
 
@@ -71,12 +76,16 @@ COPYGUARDS = {  # target -> (which checkout, event loop)
     "copyguard-base-uvloop": ("baseline_src", "uvloop"),
 }
 TARGETS = (
-    "direct", "bytes", "reencode", "reencode-uvloop", *COPYGUARDS, "copyguard-block", "litellm"
+    "direct", "bytes", "reencode", "reencode-uvloop", "reencode-each", *COPYGUARDS,
+    "copyguard-block", "litellm",
 )  # fmt: skip
 DEFAULT_TARGETS = ("direct", "bytes", "reencode", "copyguard", "copyguard-block")
 SERVED_BY = {"copyguard-block": "copyguard"}  # targets that load a process of another target
-LITELLM_SCENARIOS = {"C50 paced b1", "C16 sat b1"}  # it is 30-60x slower: a few turns only
-BLOCK_SCENARIOS = {"C50 paced b1", "C16 sat b1", "C16 sat b8"}
+SOME_SCENARIOS = {  # targets that run in a few scenarios only
+    "litellm": {"C50 paced b1", "C16 lockstep b1", "C64 open b1"},  # 30-60x slower
+    "copyguard-block": {"C50 paced b1", "C16 lockstep b1", "C16 lockstep b8"},
+    "reencode-each": {"C16 lockstep b1", "C16 lockstep b8", "C64 open b1", "C64 open b8"},
+}
 
 
 @dataclass(frozen=True)
@@ -89,21 +98,29 @@ class Scenario:
     seconds: float
     stream: bool = True
     lockstep: bool = False  # the next burst once the client has the last one
+    demo: bool = False  # the demo upstream's canned paragraph instead of speech text
 
 
 def scenarios(t: float) -> list[Scenario]:
-    """Paced C50/C200 (one event a write, 50 a second); saturation at three concurrencies
-    with 1 and 8 events a write; the same in lockstep (equal reads); the old whole-answer
-    saturation; whole bodies."""
+    """Paced C50/C200 (one event a write, 50 a second); lockstep saturation (every target
+    reads the same bursts) at three concurrencies with 1 and 8 events a write; open
+    saturation (reads of whatever piled up); the old whole-answer saturation (also with the
+    demo's canned text); whole bodies."""
     s = t * 0.4
-    sat = [Scenario(f"C{c} sat b{b}", c, b, 0.0, 200, s) for b in (1, 8) for c in (4, 16, 64)]
-    lock = [Scenario(f"C32 lockstep b{b}", 32, b, 0.0, 200, s, lockstep=True) for b in (1, 8)]
+    lock = [
+        Scenario(f"C{c} lockstep b{b}", c, b, 0.0, 200, s, lockstep=True)
+        for b in (1, 8)
+        for c in (4, 16, 64)
+    ]
     return [
         Scenario("C50 paced b1", 50, 1, 20.0, 100, t),
         Scenario("C200 paced b1", 200, 1, 20.0, 100, t),
-        *sat,
         *lock,
+        Scenario("C16 lockstep b1 demo text", 16, 1, 0.0, 200, s, lockstep=True, demo=True),
+        Scenario("C64 open b1", 64, 1, 0.0, 200, s),
+        Scenario("C64 open b8", 64, 8, 0.0, 200, s),
         Scenario("C16 whole answer", 16, 200, 0.0, 200, s),
+        Scenario("C16 whole answer demo text", 16, 200, 0.0, 200, s, demo=True),
         Scenario("C32 non-stream", 32, 1, 0.0, 200, s, stream=False),
     ]
 
@@ -113,7 +130,6 @@ class Server:
     name: str
     proc: subprocess.Popen[bytes]
     port: int
-    reads: str | None = None  # how to count its upstream reads: "metrics", "stats" or None
     version: str = ""
     ps: psutil.Process = field(init=False)
 
@@ -201,7 +217,6 @@ class Bench:
                 self.targets.insert(self.targets.index(name), FLOORS[loop])
         self.running: dict[str, Server] = {}
         self.versions: dict[str, str] = {}
-        self._metrics: dict[str, float] = {}  # the last /metrics read by `reads`
 
     # -- processes ---------------------------------------------------------------------
     def spawn(
@@ -210,7 +225,6 @@ class Bench:
         cmd: list[str],
         env: dict[str, str] | None = None,
         cwd: Path = ROOT,
-        reads: str | None = None,
     ) -> Server:
         port = free_port()
         cmd = [c.replace("{port}", str(port)) for c in cmd]
@@ -219,7 +233,7 @@ class Bench:
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=cwd
         )
-        server = Server(name, proc, port, reads)
+        server = Server(name, proc, port)
         if self.args.pin:  # proxies on the last core, client and upstream on the others
             cores = sorted(os.sched_getaffinity(0))
             with suppress(OSError):
@@ -231,12 +245,14 @@ class Bench:
         for name in self.targets:
             if name in ("direct", "copyguard-block", "litellm"):
                 continue
-            if name in ("bytes", "reencode", "reencode-uvloop"):
-                mode, loop = ("bytes", "asyncio") if name == "bytes" else ("reencode", "asyncio")
-                loop = "uvloop" if name.endswith("uvloop") else loop
+            if name in ("bytes", "reencode", "reencode-uvloop", "reencode-each"):
+                mode = "bytes" if name == "bytes" else "reencode"
+                loop = "uvloop" if name.endswith("uvloop") else "asyncio"
                 cmd = [py, "-m", "bench.passthrough", "--upstream", upstream, "--port", "{port}",
                        "--mode", mode, "--loop", loop]  # fmt: skip
-                self.running[name] = self.spawn(name, cmd, reads="stats")
+                if name == "reencode-each":
+                    cmd.append("--write-each")
+                self.running[name] = self.spawn(name, cmd)
                 continue
             which, loop = COPYGUARDS[name]
             src = Path(getattr(self.args, which)).resolve()
@@ -257,7 +273,7 @@ class Bench:
             if not check.stdout.strip().startswith(str(src)):
                 raise RuntimeError(f"{name}: imports {check.stdout.strip()}, not {src}")
             cmd = [py, "-m", "proxy.cli", "serve"]
-            self.running[name] = self.spawn(name, cmd, env, cwd=src, reads="metrics")
+            self.running[name] = self.spawn(name, cmd, env, cwd=src)
         if "litellm" in self.targets:
             self.running["litellm"] = self.start_litellm(upstream)
 
@@ -324,39 +340,30 @@ class Bench:
             if target == "copyguard-block":
                 ask["echo"] = self.blocks[i % len(self.blocks)]
             else:
-                ask |= {"text": i, "chunks": scn.chunks}
+                ask |= {"text": i, "chunks": scn.chunks, "demo": scn.demo}
             return ask_body(ask, scn.stream)
 
         return make
 
-    async def reads(self, server: Server | None) -> float:
-        """Upstream reads the proxy has made so far (None: it cannot say)."""
-        if server is None or server.reads is None:
-            return float("nan")
-        async with aiohttp.ClientSession() as s:
-            if server.reads == "stats":
-                async with s.get(server.url + "/_bench/stats") as r:
-                    return float((await r.json())["reads"])
-            async with s.get(server.url + "/metrics") as r:
-                text = await r.text()
+    async def scrape(self, server: Server | None) -> dict[str, float]:
+        """A copyguard's /metrics as {sample with labels: value} (others: nothing)."""
+        if server is None or not server.name.startswith("copyguard"):
+            return {}
+        async with aiohttp.ClientSession() as s, s.get(server.url + "/metrics") as r:
+            text = await r.text()
         metrics: dict[str, float] = {}
         for line in text.splitlines():
             name, _, value = line.rpartition(" ")
             if line and not line.startswith("#"):
                 with suppress(ValueError):
                     metrics[name] = float(value)
-        self._metrics = metrics
-        return sum(
-            v for k, v in metrics.items() if k.startswith("copyguard_added_latency_seconds_count")
-        )
+        return metrics
 
     async def turn(self, target: str, scn: Scenario, rnd: int, upstream_url: str) -> Segment:
         server = self.running.get(SERVED_BY.get(target, target))
         url = (server.url if server else upstream_url) + "/v1/chat/completions"
         me = psutil.Process()
-        self._metrics = {}
-        reads0 = await self.reads(server)
-        metrics0 = self._metrics
+        metrics0 = await self.scrape(server)
         counters0 = dict(vars(self.upstream.counters))
         stalls0 = self.flows.stalls
         cpu0 = server.cpu() if server else 0.0
@@ -371,8 +378,7 @@ class Bench:
             await asyncio.to_thread(spy.wait, 30)
         cpu = server.cpu() - cpu0 if server else sum(me.cpu_times()[:2]) - mine0
         mine = sum(me.cpu_times()[:2]) - mine0
-        reads = await self.reads(server) - reads0
-        metrics = {k: v - metrics0.get(k, 0.0) for k, v in self._metrics.items()}
+        metrics = {k: v - metrics0.get(k, 0.0) for k, v in (await self.scrape(server)).items()}
         counters = {k: v - counters0[k] for k, v in vars(self.upstream.counters).items()}
         return Segment(
             target=target,
@@ -381,7 +387,6 @@ class Bench:
             load=load,
             cpu=cpu,
             client_cpu=mine,
-            reads=reads,
             upstream=counters,
             stalls=self.flows.stalls - stalls0,
             rss=server.rss() if server else me.memory_info().rss,
@@ -403,11 +408,7 @@ class Bench:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def runs_in(self, target: str, scn: Scenario) -> bool:
-        if target == "litellm":
-            return scn.name in LITELLM_SCENARIOS
-        if target == "copyguard-block":
-            return scn.name in BLOCK_SCENARIOS
-        return True
+        return target not in SOME_SCENARIOS or scn.name in SOME_SCENARIOS[target]
 
     async def run(self) -> dict[str, Any]:
         runner = web.AppRunner(self.upstream.app(), access_log=None)

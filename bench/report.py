@@ -23,7 +23,6 @@ class Segment:
     load: LoadResult
     cpu: float  # CPU seconds of the target's process (for direct: the client's and upstream's)
     client_cpu: float  # CPU seconds of this process: load generator and upstream
-    reads: float  # upstream reads the proxy made (nan: it cannot say)
     upstream: dict[str, int]  # what the upstream sent during the turn
     stalls: int  # flows whose next burst went out without the client's word
     rss: int
@@ -50,7 +49,7 @@ def _pool(segs: list[Segment]) -> dict[str, Any]:
     chunks = sum(r.chars for r in recs) / CHUNK_CHARS  # upstream chunks whose text got through
     seconds = sum(s.load.seconds for s in segs)
     cpu = sum(s.cpu for s in segs)
-    reads = sum(s.reads for s in segs)
+    reads = sum(r.writes for r in recs)  # the sender's writes: a proxy's upstream reads
     metrics: dict[str, float] = {}
     for s in segs:
         for k, v in s.metrics.items():
@@ -70,7 +69,7 @@ def _pool(segs: list[Segment]) -> dict[str, Any]:
         "client_cpu_us_per_chunk": sum(s.client_cpu for s in segs) / chunks * 1e6
         if chunks
         else nan,
-        "chunks_per_read": chunks / reads if reads == reads and reads else nan,
+        "chunks_per_read": chunks / reads if reads else nan,
         "writes": sum(s.upstream.get("writes", 0) for s in segs),
         "stalls": sum(s.stalls for s in segs),
         "rss_mb": max((s.rss for s in segs), default=0) / 2**20,

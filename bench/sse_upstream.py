@@ -8,7 +8,8 @@ object saying what to send:
     {"echo": "text to stream", "burst": 1, "delay_ms": 20, "flow": 18}
 
 ``text`` picks a passage of the speeches corpus (whitespace folded, ``chunks`` x
-``CHUNK_CHARS`` characters), ``echo`` streams the given text instead.  Each content event
+``CHUNK_CHARS`` characters), ``"demo": true`` the demo upstream's canned paragraph (what
+the benchmark streamed before), ``echo`` the given text.  Each content event
 carries ``CHUNK_CHARS`` characters, and ``burst`` events go out in one write (one HTTP
 chunk).  How writes follow each other:
 
@@ -30,6 +31,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from proxy.demo.answers import CLEAN_ANSWER, paced
 
 CHUNK_CHARS = 4
 STALL_S = 0.25  # a flow whose client never reports back (a target that merges events) goes on
@@ -176,10 +179,15 @@ class BenchUpstream:
     def _events(self, ask: dict[str, Any]) -> tuple[bytes, list[bytes], bytes]:
         if "echo" in ask:
             return chat_events(str(ask["echo"]), "echo")
-        key = (int(ask.get("text", 0)) % len(self.passages), int(ask.get("chunks", 200)))
+        chunks = int(ask.get("chunks", 200))
+        which = -1 if ask.get("demo") else int(ask.get("text", 0)) % len(self.passages)
+        key = (which, chunks)
         if key not in self._cache:
-            text = self.passages[key[0]][: key[1] * CHUNK_CHARS]
-            self._cache[key] = chat_events(text, f"bench{key[0]:04d}")
+            if which < 0:  # what the old benchmark streamed: the demo's paragraph, repeated
+                text = paced(CLEAN_ANSWER, CHUNK_CHARS, chunks)
+            else:
+                text = self.passages[which][: chunks * CHUNK_CHARS]
+            self._cache[key] = chat_events(text, f"bench{which:04d}")
         return self._cache[key]
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
