@@ -1,10 +1,12 @@
 """Proxy benchmark: copyguard against the upstream alone, bare aiohttp proxies and LiteLLM.
 
     python -m bench.proxies [--quick] [--litellm] [--targets a,b] [--baseline-src PATH]
+        [--scenarios "C16 lockstep b8,..."] [--texts DIR] [--chunk-chars N] [--py-spy DIR]
 
 One interleaved run (round after round, every scenario, every target in turn, so drift hits
 all of them alike) against one upstream, ``bench.sse_upstream``, running in this process:
-chat completions of speech text (``../shared/corpora/speeches``), 4 characters an event,
+chat completions of speech text (``../shared/corpora/speeches``, or ``--texts``), 4
+characters an event (``--chunk-chars``),
 with the events per upstream write ("burst") and the pause between writes set per scenario.
 In "lockstep" saturation the upstream writes a stream's next burst once the client has
 received the last one, so every target reads the same bursts; "open" saturation writes the
@@ -60,7 +62,7 @@ from aiohttp import web
 
 from bench.loadgen import MASTER_KEY, LoadResult, run_load
 from bench.report import Segment, machine, markdown, summarise
-from bench.sse_upstream import CHUNK_CHARS, BenchUpstream, Flows, speech_passages
+from bench.sse_upstream import BenchUpstream, Flows, clean_passages
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -203,9 +205,8 @@ class Bench:
         self.logs = self.out / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.flows = Flows()
-        self.upstream = BenchUpstream(
-            speech_passages(args.corpora / "speeches", 64, 800), self.flows
-        )
+        texts = clean_passages(args.texts, 64, 200 * args.chunk_chars)
+        self.upstream = BenchUpstream(texts, self.flows, args.chunk_chars)
         self.blocks = gutenberg_passages(args.corpora / "gutenberg", 64)
         self.segments: list[Segment] = []
         self.targets = [t for t in TARGETS if t in {"direct", *args.targets.split(",")}]
@@ -445,14 +446,15 @@ class Bench:
         finally:
             self.stop()
             await runner.cleanup()
-        summary = summarise(self.segments, self.targets, FLOORS, COPYGUARDS)
+        summary = summarise(self.segments, self.targets, FLOORS, COPYGUARDS, self.args.chunk_chars)
         summary["run"] = {
             "seconds": round(time.time() - started),
             "machine": machine(),
             "load_average_start": [round(x, 2) for x in load_start],
             "load_average_end": [round(x, 2) for x in os.getloadavg()],
             "rounds": self.args.rounds,
-            "chunk_chars": CHUNK_CHARS,
+            "chunk_chars": self.args.chunk_chars,
+            "texts": str(self.args.texts),
             "stalls": self.flows.stalls,
             "versions": self.versions,
             "pinned": self.args.pin,
@@ -464,7 +466,9 @@ class Bench:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--corpora", type=Path, default=CORPORA)
+    parser.add_argument("--corpora", type=Path, default=CORPORA, help="gutenberg/ = the rules")
+    parser.add_argument("--texts", type=Path, help="clean texts (default: corpora/speeches)")
+    parser.add_argument("--chunk-chars", type=int, default=4, help="characters per event")
     parser.add_argument("--seconds", type=float, default=5.0, help="turn length, paced")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s turns (smoke)")
@@ -481,6 +485,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.rounds = 2.0, 1
+    args.texts = args.texts or args.corpora / "speeches"
     if args.litellm:
         args.targets += ",litellm"
         if not (LITELLM_VENV / "bin" / "litellm").exists():

@@ -10,7 +10,6 @@ from typing import Any
 import psutil
 
 from bench.loadgen import LoadResult, Record
-from bench.sse_upstream import CHUNK_CHARS
 
 
 @dataclass
@@ -43,10 +42,10 @@ def histogram_mean(metrics: dict[str, float], name: str) -> float:
     return total / count if count else float("nan")
 
 
-def _pool(segs: list[Segment]) -> dict[str, Any]:
+def _pool(segs: list[Segment], chunk_chars: int) -> dict[str, Any]:
     recs: list[Record] = [r for s in segs for r in s.load.records]
     ok = [r for r in recs if not r.error]
-    chunks = sum(r.chars for r in recs) / CHUNK_CHARS  # upstream chunks whose text got through
+    chunks = sum(r.chars for r in recs) / chunk_chars  # upstream chunks whose text got through
     seconds = sum(s.load.seconds for s in segs)
     cpu = sum(s.cpu for s in segs)
     reads = sum(r.writes for r in recs)  # the sender's writes: a proxy's upstream reads
@@ -83,6 +82,7 @@ def summarise(
     targets: list[str],
     floors: dict[str, str],
     copyguards: dict[str, tuple[str, str]],
+    chunk_chars: int,
 ) -> dict[str, Any]:
     """Per scenario and target: rounds pooled, latency against direct, CPU against the floor."""
     out: dict[str, dict[str, Any]] = {}
@@ -91,7 +91,7 @@ def summarise(
         for target in targets:
             segs = [s for s in segments if s.scenario == scn and s.target == target]
             if segs:
-                pooled[target] = _pool(segs)
+                pooled[target] = _pool(segs, chunk_chars)
         direct = pooled.get("direct")
         table: dict[str, Any] = {}
         for target, p in pooled.items():

@@ -7,10 +7,11 @@ object saying what to send:
     {"text": 3, "chunks": 200, "burst": 8, "delay_ms": 0, "lockstep": false, "flow": 17}
     {"echo": "text to stream", "burst": 1, "delay_ms": 20, "flow": 18}
 
-``text`` picks a passage of the speeches corpus (whitespace folded, ``chunks`` x
-``CHUNK_CHARS`` characters), ``"demo": true`` the demo upstream's canned paragraph (what
-the benchmark streamed before), ``echo`` the given text.  Each content event
-carries ``CHUNK_CHARS`` characters, and ``burst`` events go out in one write (one HTTP
+``text`` picks one of the clean passages (by default of the speeches corpus, whitespace
+folded, ``chunks`` x ``chunk_chars`` characters), ``"demo": true`` the demo upstream's
+canned paragraph (what the benchmark streamed before), ``echo`` the given text.  Each
+content event carries ``chunk_chars`` characters (``CHUNK_CHARS`` unless the upstream is
+made with another), and ``burst`` events go out in one write (one HTTP
 chunk).  How writes follow each other:
 
 - ``delay_ms``: a pause before each write (paced, like a model);
@@ -103,8 +104,8 @@ class Counters:
     writes: int = 0
 
 
-def speech_passages(folder: Path, count: int, chars: int) -> list[str]:
-    """``count`` stretches of ``chars`` characters of the speeches, whitespace folded."""
+def clean_passages(folder: Path, count: int, chars: int) -> list[str]:
+    """``count`` stretches of ``chars`` characters of the texts in ``folder``, whitespace folded."""
     speeches = [
         " ".join(p.read_text(encoding="utf-8").split()) for p in sorted(folder.rglob("*.txt"))
     ]
@@ -120,8 +121,8 @@ def _event(obj: object) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
-def chat_events(text: str, ident: str) -> tuple[bytes, list[bytes], bytes]:
-    """(role event, one event per ``CHUNK_CHARS`` of ``text``, finish event + ``[DONE]``)."""
+def chat_events(text: str, ident: str, size: int = CHUNK_CHARS) -> tuple[bytes, list[bytes], bytes]:
+    """(role event, one event per ``size`` characters of ``text``, finish event + ``[DONE]``)."""
     head = {
         "id": f"chatcmpl-{ident}",
         "object": "chat.completion.chunk",
@@ -136,9 +137,7 @@ def chat_events(text: str, ident: str) -> tuple[bytes, list[bytes], bytes]:
         return _event({**head, "choices": [choice]})
 
     role = chunk({"role": "assistant", "content": "", "refusal": None})
-    content = [
-        chunk({"content": text[i : i + CHUNK_CHARS]}) for i in range(0, len(text), CHUNK_CHARS)
-    ]
+    content = [chunk({"content": text[i : i + size]}) for i in range(0, len(text), size)]
     return role, content, chunk({}, "stop") + b"data: [DONE]\n\n"
 
 
@@ -165,9 +164,10 @@ def chat_body(text: str) -> bytes:
 class BenchUpstream:
     """The aiohttp app; ``passages`` are the texts ``{"text": i}`` picks from."""
 
-    def __init__(self, passages: list[str], flows: Flows) -> None:
+    def __init__(self, passages: list[str], flows: Flows, chunk_chars: int = CHUNK_CHARS) -> None:
         self.passages = passages
         self.flows = flows
+        self.chunk_chars = chunk_chars
         self.counters = Counters()
         self._cache: dict[tuple[int, int], tuple[bytes, list[bytes], bytes]] = {}
 
@@ -178,16 +178,16 @@ class BenchUpstream:
 
     def _events(self, ask: dict[str, Any]) -> tuple[bytes, list[bytes], bytes]:
         if "echo" in ask:
-            return chat_events(str(ask["echo"]), "echo")
+            return chat_events(str(ask["echo"]), "echo", self.chunk_chars)
         chunks = int(ask.get("chunks", 200))
         which = -1 if ask.get("demo") else int(ask.get("text", 0)) % len(self.passages)
         key = (which, chunks)
         if key not in self._cache:
             if which < 0:  # what the old benchmark streamed: the demo's paragraph, repeated
-                text = paced(CLEAN_ANSWER, CHUNK_CHARS, chunks)
+                text = paced(CLEAN_ANSWER, self.chunk_chars, chunks)
             else:
-                text = self.passages[which][: chunks * CHUNK_CHARS]
-            self._cache[key] = chat_events(text, f"bench{which:04d}")
+                text = self.passages[which][: chunks * self.chunk_chars]
+            self._cache[key] = chat_events(text, f"bench{which:04d}", self.chunk_chars)
         return self._cache[key]
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
