@@ -194,7 +194,8 @@ def markdown(summary: dict[str, Any]) -> str:
         held = {t: r["held_words_mean"] for t, r in data["table"].items() if "held_words_mean" in r}
         if held:
             lines.append(
-                "\ncopyguard held-back words after each release, mean: "
+                "\nmean of copyguard_held_back_words (before 2026-12-02: after each release;"
+                " since: the most held in a response): "
                 + ", ".join(f"{t} {_f(v, '.2f')}" for t, v in held.items())
             )
         lines.append("")
