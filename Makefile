@@ -52,8 +52,10 @@ bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 .PHONY: bench-compare
 bench-compare: $(STAMP) $(BENCH_STAMP)
 	test -n "$(BASE)" || { echo "usage: make bench-compare BASE=path/to/other/checkout" >&2; exit 2; }
-	$(BIN)/python -m bench.hotpath
-	cd $(BASE) && PYTHONPATH=. $(abspath $(BIN))/python -m bench.hotpath  # its own copy
+	for i in 1 2 3; do \
+	  $(BIN)/python -m bench.hotpath --repeat 3; \
+	  (cd $(BASE) && PYTHONPATH=. $(abspath $(BIN))/python -m bench.hotpath --repeat 3); \
+	done  # alternated: each tree with its own bench/hotpath.py, CPU time, best of runs
 	$(BIN)/python -m bench.proxies --baseline-src $(BASE) \
 	  --targets bytes,reencode,copyguard,copyguard-base
 
