@@ -86,7 +86,7 @@ SERVED_BY = {"copyguard-block": "copyguard"}  # targets that load a process of a
 SOME_SCENARIOS = {  # targets that run in a few scenarios only
     "litellm": {"C50 paced b1", "C16 lockstep b1", "C64 open b1"},  # 30-60x slower
     "copyguard-block": {"C50 paced b1", "C16 lockstep b1", "C16 lockstep b8"},
-    "reencode-each": {"C16 lockstep b1", "C16 lockstep b8", "C64 open b1", "C64 open b8"},
+    "reencode-each": {"C16 lockstep b1", "C16 lockstep b8", "C32 open b1", "C32 open b8"},
 }
 
 
@@ -119,8 +119,9 @@ def scenarios(t: float) -> list[Scenario]:
         Scenario("C200 paced b1", 200, 1, 20.0, 100, t),
         *lock,
         Scenario("C16 lockstep b1 demo text", 16, 1, 0.0, 200, s, lockstep=True, demo=True),
+        Scenario("C32 open b1", 32, 1, 0.0, 200, s),  # the independent check's
+        Scenario("C32 open b8", 32, 8, 0.0, 200, s),
         Scenario("C64 open b1", 64, 1, 0.0, 200, s),
-        Scenario("C64 open b8", 64, 8, 0.0, 200, s),
         Scenario("C16 whole answer", 16, 200, 0.0, 200, s),
         Scenario("C16 whole answer demo text", 16, 200, 0.0, 200, s, demo=True),
         Scenario("C32 non-stream", 32, 1, 0.0, 200, s, stream=False),

@@ -173,7 +173,10 @@ def markdown(summary: dict[str, Any]) -> str:
                 cell += f" ({_f(r['ratio_to_floor'], '.2f')}x)"
             cells.append(cell)
         lines.append(f"| {scn} | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines.append(
+        "\ndirect: the client talks to the upstream itself; its CPU is the load generator's"
+        " and the upstream's (one process).\n"
+    )
     for scn, data in scns.items():
         lines.append(f"### {scn}\n")
         lines.append(
