@@ -26,6 +26,7 @@ Targets (each proxy its own process, one worker):
     copyguard-uvloop        the same with ``event_loop = uvloop``
     copyguard-base          ``copyguard serve`` from ``--baseline-src`` (before/after runs)
     copyguard-base-uvloop   the same on uvloop
+    copyguard-extra         ``copyguard serve`` from ``--extra-src`` (e.g. a compiled tree)
     copyguard-block         the ``copyguard`` process, answers quoting gutenberg (cut)
     litellm                 LiteLLM's proxy (bench/.venv-litellm), a few scenarios only
 
@@ -76,6 +77,7 @@ COPYGUARDS = {  # target -> (which checkout, event loop)
     "copyguard-uvloop": ("src", "uvloop"),
     "copyguard-base": ("baseline_src", "asyncio"),
     "copyguard-base-uvloop": ("baseline_src", "uvloop"),
+    "copyguard-extra": ("extra_src", "asyncio"),
 }
 TARGETS = (
     "direct", "bytes", "reencode", "reencode-uvloop", "reencode-each", *COPYGUARDS,
@@ -213,6 +215,8 @@ class Bench:
         self.targets = [t for t in TARGETS if t in {"direct", *args.targets.split(",")}]
         if args.baseline_src is None:
             self.targets = [t for t in self.targets if not t.startswith("copyguard-base")]
+        if args.extra_src is None:
+            self.targets = [t for t in self.targets if t != "copyguard-extra"]
         for name in self.targets:  # every copyguard is compared with the floor on its loop
             loop = COPYGUARDS.get(name, ("", ""))[1]
             if loop in FLOORS and FLOORS[loop] not in self.targets:
@@ -479,6 +483,7 @@ def main() -> None:
     parser.add_argument("--scenarios", help="comma-separated scenario names (default: all)")
     parser.add_argument("--src", type=Path, default=ROOT, help="the copyguard checkout to run")
     parser.add_argument("--baseline-src", type=Path, help="a second checkout: copyguard-base*")
+    parser.add_argument("--extra-src", type=Path, help="a third checkout: copyguard-extra")
     parser.add_argument(
         "--pin", action="store_true", help="proxies on one core, client on the rest"
     )
@@ -494,6 +499,8 @@ def main() -> None:
             sys.exit(2)
     if args.baseline_src is not None and "copyguard-base" not in args.targets:
         args.targets += ",copyguard-base"
+    if args.extra_src is not None and "copyguard-extra" not in args.targets:
+        args.targets += ",copyguard-extra"
     args.out.mkdir(parents=True, exist_ok=True)
     if args.py_spy is not None:
         args.py_spy.mkdir(parents=True, exist_ok=True)
