@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -344,7 +345,9 @@ class Bench:
             if scn.lockstep:
                 ask["lockstep"] = True
             if target == "copyguard-block":
-                ask["echo"] = self.blocks[i % len(self.blocks)]
+                ask["echo64"] = base64.b64encode(
+                    self.blocks[i % len(self.blocks)].encode()
+                ).decode()
             else:
                 ask |= {"text": i, "chunks": scn.chunks, "demo": scn.demo}
             return ask_body(ask, scn.stream)

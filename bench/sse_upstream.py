@@ -5,11 +5,12 @@ it can see what the clients have received.  The last user message of a request i
 object saying what to send:
 
     {"text": 3, "chunks": 200, "burst": 8, "delay_ms": 0, "lockstep": false, "flow": 17}
-    {"echo": "text to stream", "burst": 1, "delay_ms": 20, "flow": 18}
+    {"echo64": "<base64 of the text to stream>", "burst": 1, "delay_ms": 20, "flow": 18}
 
 ``text`` picks one of the clean passages (by default of the speeches corpus, whitespace
 folded, ``chunks`` x ``chunk_chars`` characters), ``"demo": true`` the demo upstream's
-canned paragraph (what the benchmark streamed before), ``echo`` the given text.  Each
+canned paragraph (what the benchmark streamed before), ``echo64`` the given text (base64 of
+UTF-8: a request that carries a passage in plain text may be allowed to have it echoed).  Each
 content event carries ``chunk_chars`` characters (``CHUNK_CHARS`` unless the upstream is
 made with another), and ``burst`` events go out in one write (one HTTP
 chunk).  How writes follow each other:
@@ -26,6 +27,7 @@ chunk).  How writes follow each other:
 from __future__ import annotations
 
 import asyncio
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,8 +179,9 @@ class BenchUpstream:
         return app
 
     def _events(self, ask: dict[str, Any]) -> tuple[bytes, list[bytes], bytes]:
-        if "echo" in ask:
-            return chat_events(str(ask["echo"]), "echo", self.chunk_chars)
+        if "echo64" in ask:  # base64, so the request does not carry the text it asks for
+            text = base64.b64decode(str(ask["echo64"])).decode()
+            return chat_events(text, "echo", self.chunk_chars)
         chunks = int(ask.get("chunks", 200))
         which = -1 if ask.get("demo") else int(ask.get("text", 0)) % len(self.passages)
         key = (which, chunks)
