@@ -31,7 +31,8 @@ unit: $(STAMP)
 test: lint typecheck unit lint-deploy
 
 # Benchmarks (not tests): the matcher, then the proxy against direct, bare aiohttp proxies
-# and LiteLLM (its own venv, pinned) in one interleaved run of about 13 minutes.
+# (the floor on the same event loop) and LiteLLM (its own venv, pinned) in one interleaved
+# run of about 8 minutes; `bench-compare BASE=path` adds a second checkout (before/after).
 BENCH_STAMP := $(VENV)/.bench-stamp
 LITELLM_VENV := bench/.venv-litellm
 LITELLM_STAMP := $(LITELLM_VENV)/.installed-stamp
@@ -42,13 +43,24 @@ $(BENCH_STAMP): $(STAMP)
 
 $(LITELLM_STAMP):
 	test -x $(LITELLM_VENV)/bin/python || $(PYTHON) -m venv $(LITELLM_VENV)
-	$(LITELLM_VENV)/bin/python -m pip install -q 'litellm[proxy]==1.106.12'
+	$(LITELLM_VENV)/bin/python -m pip install -q 'litellm[proxy]==1.108.7'
 	touch $(LITELLM_STAMP)
 
 bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 	$(BIN)/python -m bench.matcher
-	$(BIN)/python -m bench.proxies
+	$(BIN)/python -m bench.hotpath
+	$(BIN)/python -m bench.proxies --litellm
 	$(BIN)/python -m bench.workers
+
+.PHONY: bench-compare
+bench-compare: $(STAMP) $(BENCH_STAMP)
+	test -n "$(BASE)" || { echo "usage: make bench-compare BASE=path/to/other/checkout" >&2; exit 2; }
+	for i in 1 2 3; do \
+	  $(BIN)/python -m bench.hotpath --repeat 3; \
+	  (cd $(BASE) && PYTHONPATH=. $(abspath $(BIN))/python -m bench.hotpath --repeat 3); \
+	done  # alternated: each tree with its own bench/hotpath.py, CPU time, best of runs
+	$(BIN)/python -m bench.proxies --baseline-src $(BASE) \
+	  --targets bytes,reencode,copyguard,copyguard-base
 
 # A real model server (llama.cpp, SmolLM2-135M) behind the proxy; slow, not part of `test`.
 e2e: $(STAMP)

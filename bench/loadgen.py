@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench.sse_upstream import Flow, Flows
+
 # LiteLLM refuses to start without a master key; the other targets ignore the header.
 MASTER_KEY = "sk-copyguard-bench-3f9a7c1e5b2d4a6f8e0c71d2"
 
@@ -31,6 +33,7 @@ class Record:
     gaps: list[float] = field(default_factory=list)
     chunks: int = 0  # SSE events carrying content (or 1 for a whole body)
     chars: int = 0  # characters of content received
+    writes: int = 0  # HTTP chunks received: the sender's writes (a proxy's: one per read)
     finish: str | None = None
     done: bool = False  # the stream ended as its format says ([DONE], or a whole body)
     error: str | None = None
@@ -59,7 +62,12 @@ def _content(event: bytes, rec: Record) -> str:
 
 
 async def one_request(
-    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str], stream: bool
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    stream: bool,
+    flow: Flow | None = None,
 ) -> Record:
     rec = Record()
     t0 = time.perf_counter()
@@ -79,12 +87,16 @@ async def one_request(
                 rec.finish, rec.first, rec.chunks, rec.done = choice["finish_reason"], now, 1, True
                 return rec
             pending = b""
-            async for data in resp.content.iter_any():
+            async for data, whole in resp.content.iter_chunks():
+                # an HTTP chunk is one write of the sender: for a proxy, one upstream read
+                rec.writes += whole
                 now = time.perf_counter() - t0
                 pending += data
                 if b"\n\n" not in pending:
                     continue
                 *events, pending = pending.replace(b"\r\n", b"\n").split(b"\n\n")
+                if flow is not None:  # the upstream sends a flow's next burst after this
+                    flow.got(sum(1 for e in events if e.startswith(b"data:")))
                 for event in events:
                     text = _content(event, rec)
                     if not text:
@@ -124,8 +136,13 @@ async def run_load(
     stream: bool = True,
     headers: dict[str, str] | None = None,
     request_timeout: float = 120.0,
+    flows: Flows | None = None,
 ) -> LoadResult:
-    """Keep ``concurrency`` requests open for ``seconds``; ``make_body(i)`` gives request i."""
+    """Keep ``concurrency`` requests open for ``seconds``; ``make_body(i)`` gives request i.
+
+    With ``flows`` (an in-process ``bench.sse_upstream``), request i is flow i of it: ``i``
+    counts on across runs, and the client tells the upstream what it has received.
+    """
     hdrs = {"Content-Type": "application/json", "Authorization": f"Bearer {MASTER_KEY}"}
     hdrs.update(headers or {})
     records: list[Record] = []
@@ -139,8 +156,18 @@ async def run_load(
         async def worker() -> None:
             nonlocal counter
             while time.perf_counter() < stop_at:
-                counter += 1
-                records.append(await one_request(session, url, make_body(counter), hdrs, stream))
+                if flows is None:
+                    counter += 1
+                    records.append(
+                        await one_request(session, url, make_body(counter), hdrs, stream)
+                    )
+                    continue
+                number, flow = flows.start()
+                try:
+                    body = make_body(number)
+                    records.append(await one_request(session, url, body, hdrs, stream, flow))
+                finally:
+                    flows.end(number)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         ended = time.perf_counter()

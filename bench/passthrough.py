@@ -1,16 +1,21 @@
 """A bare aiohttp reverse proxy: the baselines copyguard is measured against (benchmark only).
 
     python -m bench.passthrough --upstream http://127.0.0.1:9100 --port 9201 [--mode bytes]
+        [--loop asyncio|uvloop]
 
 ``--mode bytes`` forwards the upstream's bytes as they arrive, parsing nothing: the cost of
 an aiohttp proxy hop.  ``--mode reencode`` splits the stream into SSE events and passes the
 JSON of each ``data:`` line through ``orjson.loads`` and ``orjson.dumps`` (whole bodies too):
 the least any proxy that looks at the content must do, the floor for copyguard's CPU.
+Like copyguard it writes once per upstream read (``--write-each``: once per event, which
+makes its cost per event grow with the events a read carries).  ``--loop`` picks the event loop (the
+benchmark runs the floor on the same loop as the copyguard it is compared with).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -23,6 +28,7 @@ _HOP = frozenset(
 SESSION = web.AppKey("session", aiohttp.ClientSession)
 UPSTREAM = web.AppKey("upstream", str)
 MODE = web.AppKey("mode", str)
+EACH = web.AppKey("each", bool)
 
 
 class SseReencoder:
@@ -69,8 +75,11 @@ async def _forward(request: web.Request) -> web.StreamResponse:
         sse = SseReencoder() if reencode else None
         async for chunk in up.content.iter_any():
             out = chunk if sse is None else sse.feed(chunk)
-            if out:
-                await resp.write(out)
+            if not out:
+                continue
+            # ``each``: a write per event, so a burst costs as many writes as it has events
+            for piece in out.split(b"\n\n")[:-1] if app[EACH] else (out,):
+                await resp.write(piece + b"\n\n" if app[EACH] else piece)
         if sse is not None and (rest := sse.flush()):
             await resp.write(rest)
         await resp.write_eof()
@@ -86,8 +95,9 @@ async def _session(app: web.Application) -> AsyncIterator[None]:
     await app[SESSION].close()
 
 
-def make_app(upstream: str, mode: str) -> web.Application:
+def make_app(upstream: str, mode: str, each: bool = False) -> web.Application:
     app = web.Application()
+    app[EACH] = each
     app[UPSTREAM] = upstream.rstrip("/")
     app[MODE] = mode
     app.cleanup_ctx.append(_session)
@@ -101,18 +111,18 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=["bytes", "reencode"], default="bytes")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    parser.add_argument("--write-each", action="store_true", help="one write per event")
     args = parser.parse_args()
-    import uvloop
+    loop: asyncio.AbstractEventLoop
+    if args.loop == "uvloop":
+        import uvloop
 
-    app = make_app(args.upstream, args.mode)
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=uvloop.new_event_loop(),
-    )
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    app = make_app(args.upstream, args.mode, args.write_each)
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None, loop=loop)
 
 
 if __name__ == "__main__":

@@ -1,88 +1,134 @@
 """Proxy benchmark: copyguard against the upstream alone, bare aiohttp proxies and LiteLLM.
 
-    python -m bench.proxies [--quick] [--no-litellm] [--out bench/results]
+    python -m bench.proxies [--quick] [--litellm] [--targets a,b] [--baseline-src PATH]
+        [--scenarios "C16 lockstep b8,..."] [--texts DIR] [--chunk-chars N] [--py-spy DIR]
 
-One interleaved run (A B C ... A B C ...: every target gets the same load from the same
-upstream, taking turns so that drift hits all of them alike).  Targets:
+One interleaved run (round after round, every scenario, every target in turn, so drift hits
+all of them alike) against one upstream, ``bench.sse_upstream``, running in this process:
+chat completions of speech text (``../shared/corpora/speeches``, or ``--texts``), 4
+characters an event (``--chunk-chars``),
+with the events per upstream write ("burst") and the pause between writes set per scenario.
+In "lockstep" saturation the upstream writes a stream's next burst once the client has
+received the last one, so every target reads the same bursts; "open" saturation writes the
+next burst at once (a proxy that falls behind then reads many bursts at a time, so the
+slower target reads bigger batches); "whole answer" is the old saturation (a 200-event
+answer written at once, so a read carries dozens of events whatever the target).
+Targets (each proxy its own process, one worker):
 
-    direct            the demo upstream itself (``bench.upstream``: the demo app on uvloop)
-    bytes             ``bench.passthrough --mode bytes``: an aiohttp hop, no parsing
-    reencode          ``bench.passthrough --mode reencode``: SSE split + orjson per event,
-                      the floor for any proxy that reads the content
-    copyguard         ``copyguard serve``, gutenberg catalogue, clean answers
-    copyguard-block   the same process, answers that quote gutenberg (cut mid-stream)
-    copyguard-uvloop  a second ``copyguard serve`` with ``event_loop = uvloop``, clean answers
-    litellm           LiteLLM's proxy in its own venv (bench/.venv-litellm), one
-                      OpenAI-compatible model pointing at the same upstream
+    direct                  the upstream itself
+    bytes                   ``bench.passthrough --mode bytes`` (asyncio): an aiohttp hop
+    reencode                ``bench.passthrough --mode reencode`` (asyncio): SSE split and
+                            orjson loads/dumps per event, one write per read: the floor
+    reencode-uvloop         the same floor on uvloop
+    reencode-each           the floor writing each event on its own (a write per event)
+    copyguard               ``copyguard serve`` from ``--src`` (default this checkout),
+                            ``event_loop = asyncio``, gutenberg catalogue, clean speech text
+    copyguard-uvloop        the same with ``event_loop = uvloop``
+    copyguard-base          ``copyguard serve`` from ``--baseline-src`` (before/after runs)
+    copyguard-base-uvloop   the same on uvloop
+    copyguard-extra         ``copyguard serve`` from ``--extra-src`` (e.g. a compiled tree)
+    copyguard-block         the ``copyguard`` process, answers quoting gutenberg (cut)
+    litellm                 LiteLLM's proxy (bench/.venv-litellm), a few scenarios only
 
-Each proxy is its own subprocess with one worker.  Scenarios: C = 50 and C = 200 streams
-paced at 50 chunks/s (4 characters a chunk), saturation (no pacing) at C = 4, 16, 64, and
-non-streamed requests.  Per target: added time to headers / first content chunk / gaps
-between chunks (percentiles minus the direct ones), throughput, proxy CPU microseconds per
-chunk (psutil CPU time / content chunks delivered), resident memory, failures.  Writes
-``proxies.json`` and ``proxies.md`` to ``--out`` and the plots to ``docs/``.
+CPU per upstream chunk = the proxy process's CPU time (psutil, with children) / content
+events delivered (content characters / 4); chunks per read = content events / HTTP chunks
+the client received (every target but ``reencode-each`` writes once per upstream read).
+Each copyguard target is compared with the floor on its own event loop, in the same
+scenario and run.  Writes ``proxies.json`` and
+``proxies.md`` to ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
-import platform
-import re
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import psutil
+import uvloop
+from aiohttp import web
 
-from bench.loadgen import MASTER_KEY, LoadResult, Record, chat_body, run_load
-from proxy.demo.answers import echo64
+from bench.loadgen import MASTER_KEY, LoadResult, run_load
+from bench.report import Segment, machine, markdown, summarise
+from bench.sse_upstream import BenchUpstream, Flows, clean_passages
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DOCS = ROOT / "docs"
-GUTENBERG = ROOT.parent / "shared" / "corpora" / "gutenberg"
+CORPORA = ROOT.parent / "shared" / "corpora"
+GUTENBERG = CORPORA / "gutenberg"
 LITELLM_VENV = HERE / ".venv-litellm"
-CHUNK_CHARS = 4
-PACED_DELAY_MS = 20.0  # 50 chunks/s per stream
-PACED_CHUNKS = 100  # 2 s streams
-SAT_CHUNKS = 200
+CLEAN_PROMPT = "Tell me something about benchmarks."  # bench.workers (demo upstream)
+FLOORS = {"asyncio": "reencode", "uvloop": "reencode-uvloop"}
+COPYGUARDS = {  # target -> (which checkout, event loop)
+    "copyguard": ("src", "asyncio"),
+    "copyguard-uvloop": ("src", "uvloop"),
+    "copyguard-base": ("baseline_src", "asyncio"),
+    "copyguard-base-uvloop": ("baseline_src", "uvloop"),
+    "copyguard-extra": ("extra_src", "asyncio"),
+}
 TARGETS = (
-    "direct",
-    "bytes",
-    "reencode",
-    "copyguard",
-    "copyguard-block",
-    "copyguard-uvloop",
-    "litellm",
-)
+    "direct", "bytes", "reencode", "reencode-uvloop", "reencode-each", *COPYGUARDS,
+    "copyguard-block", "litellm",
+)  # fmt: skip
+DEFAULT_TARGETS = ("direct", "bytes", "reencode", "copyguard", "copyguard-block")
 SERVED_BY = {"copyguard-block": "copyguard"}  # targets that load a process of another target
-CLEAN_PROMPT = "Tell me something about benchmarks."
+SOME_SCENARIOS = {  # targets that run in a few scenarios only
+    "litellm": {"C50 paced b1", "C16 lockstep b1", "C64 open b1"},  # 30-60x slower
+    "copyguard-block": {"C50 paced b1", "C16 lockstep b1", "C16 lockstep b8"},
+    "reencode-each": {"C16 lockstep b1", "C16 lockstep b8", "C32 open b1", "C32 open b8"},
+}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scenario:
     name: str
     concurrency: int
+    burst: int  # content events per upstream write
+    delay_ms: float  # pause before each write; 0 = saturation (one burst in flight)
+    chunks: int  # content events per answer
     seconds: float
     stream: bool = True
+    lockstep: bool = False  # the next burst once the client has the last one
+    demo: bool = False  # the demo upstream's canned paragraph instead of speech text
 
 
-@dataclass
-class Phase:
-    name: str
-    delay_ms: float
-    max_chunks: int
-    scenarios: list[Scenario]
+def scenarios(t: float) -> list[Scenario]:
+    """Paced C50/C200 (one event a write, 50 a second); lockstep saturation (every target
+    reads the same bursts) at three concurrencies with 1 and 8 events a write; open
+    saturation (reads of whatever piled up); the old whole-answer saturation (also with the
+    demo's canned text); whole bodies."""
+    s = t * 0.4
+    lock = [
+        Scenario(f"C{c} lockstep b{b}", c, b, 0.0, 200, s, lockstep=True)
+        for b in (1, 8)
+        for c in (4, 16, 64)
+    ]
+    return [
+        Scenario("C50 paced b1", 50, 1, 20.0, 100, t),
+        Scenario("C200 paced b1", 200, 1, 20.0, 100, t),
+        *lock,
+        Scenario("C16 lockstep b1 demo text", 16, 1, 0.0, 200, s, lockstep=True, demo=True),
+        Scenario("C32 open b1", 32, 1, 0.0, 200, s),  # the independent check's
+        Scenario("C32 open b8", 32, 8, 0.0, 200, s),
+        Scenario("C64 open b1", 64, 1, 0.0, 200, s),
+        Scenario("C16 whole answer", 16, 200, 0.0, 200, s),
+        Scenario("C16 whole answer demo text", 16, 200, 0.0, 200, s, demo=True),
+        Scenario("C32 non-stream", 32, 1, 0.0, 200, s, stream=False),
+    ]
 
 
 @dataclass
@@ -90,6 +136,7 @@ class Server:
     name: str
     proc: subprocess.Popen[bytes]
     port: int
+    version: str = ""
     ps: psutil.Process = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,10 +146,13 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _family(self) -> list[psutil.Process]:
+        return [self.ps, *self.ps.children(recursive=True)]
+
     def cpu(self) -> float:
         """CPU seconds of the process and its children (LiteLLM may fork)."""
         total = 0.0
-        for p in [self.ps, *self.ps.children(recursive=True)]:
+        for p in self._family():
             with suppress(psutil.NoSuchProcess):
                 t = p.cpu_times()
                 total += t.user + t.system
@@ -110,7 +160,7 @@ class Server:
 
     def rss(self) -> int:
         total = 0
-        for p in [self.ps, *self.ps.children(recursive=True)]:
+        for p in self._family():
             with suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
         return total
@@ -123,8 +173,8 @@ def free_port() -> int:
         return port
 
 
-def passages(folder: Path, count: int, words: int = 60) -> list[str]:
-    """``count`` passages of ``words`` words taken from the middle of the catalogue's books."""
+def gutenberg_passages(folder: Path, count: int, words: int = 60) -> list[str]:
+    """``count`` passages of ``words`` words from the middle of the catalogue's books."""
     books = [p.read_text(encoding="utf-8").split() for p in sorted(folder.rglob("*.txt"))]
     out = []
     for i in range(count):
@@ -134,106 +184,108 @@ def passages(folder: Path, count: int, words: int = 60) -> list[str]:
     return out
 
 
-@dataclass
-class Segment:
-    """One target's turn in one scenario and round."""
-
-    target: str
-    scenario: str
-    round: int
-    load: LoadResult
-    cpu: float  # CPU seconds of the target's process during the turn
-    upstream_cpu: float
-    rss: int
-    metrics: dict[str, float]
+def ask_body(ask: dict[str, Any], stream: bool) -> bytes:
+    """A chat request whose user message tells ``bench.sse_upstream`` what to send."""
+    message = {"role": "user", "content": orjson.dumps(ask).decode()}
+    return orjson.dumps({"model": "copyguard-demo", "messages": [message], "stream": stream})
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(len(s) * p))]
+def source_of(src: Path) -> str:
+    """Which commit a checkout is at (and whether its tree is clean), for the report."""
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(src), "describe", "--always", "--dirty"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return rev
 
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.out: Path = args.out
-        self.out.mkdir(parents=True, exist_ok=True)
         self.logs = self.out / "logs"
-        self.logs.mkdir(exist_ok=True)
-        self.passages = passages(args.gutenberg, 64)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.flows = Flows()
+        texts = clean_passages(args.texts, 64, 200 * args.chunk_chars)
+        self.upstream = BenchUpstream(texts, self.flows, args.chunk_chars)
+        self.blocks = gutenberg_passages(args.corpora / "gutenberg", 64)
         self.segments: list[Segment] = []
-        self.targets = [t for t in TARGETS if t != "litellm" or args.litellm]
-        if args.targets:  # direct always runs: the added latencies are measured against it
-            keep = {"direct", *args.targets.split(",")}
-            self.targets = [t for t in self.targets if t in keep]
+        self.targets = [t for t in TARGETS if t in {"direct", *args.targets.split(",")}]
+        if args.baseline_src is None:
+            self.targets = [t for t in self.targets if not t.startswith("copyguard-base")]
+        if args.extra_src is None:
+            self.targets = [t for t in self.targets if t != "copyguard-extra"]
+        for name in self.targets:  # every copyguard is compared with the floor on its loop
+            loop = COPYGUARDS.get(name, ("", ""))[1]
+            if loop in FLOORS and FLOORS[loop] not in self.targets:
+                self.targets.insert(self.targets.index(name), FLOORS[loop])
+        self.running: dict[str, Server] = {}
+        self.versions: dict[str, str] = {}
 
     # -- processes ---------------------------------------------------------------------
     def spawn(
-        self, name: str, cmd: list[str], port: int, env: dict[str, str] | None = None
+        self,
+        name: str,
+        cmd: list[str],
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
     ) -> Server:
+        port = free_port()
+        cmd = [c.replace("{port}", str(port)) for c in cmd]
+        env = {k: v.replace("{port}", str(port)) for k, v in (env or {}).items()}
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT
+            cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=cwd
         )
-        return Server(name, proc, port)
+        server = Server(name, proc, port)
+        if self.args.pin:  # proxies on the last core, client and upstream on the others
+            cores = sorted(os.sched_getaffinity(0))
+            with suppress(OSError):
+                os.sched_setaffinity(proc.pid, {cores[-1]})
+        return server
 
-    @contextmanager
-    def servers(self, phase: Phase) -> Iterator[dict[str, Server]]:
+    def start(self, upstream: str) -> None:
         py = sys.executable
-        up_port = free_port()
-        running: dict[str, Server] = {}
-        try:
-            running["direct"] = up = self.spawn(
-                f"upstream-{phase.name}",
-                [py, "-m", "bench.upstream", "--port", str(up_port), "--delay-ms",
-                 str(phase.delay_ms), "--chunk-chars", str(CHUNK_CHARS), "--max-chunks",
-                 str(phase.max_chunks)],
-                up_port,
+        for name in self.targets:
+            if name in ("direct", "copyguard-block", "litellm"):
+                continue
+            if name in ("bytes", "reencode", "reencode-uvloop", "reencode-each"):
+                mode = "bytes" if name == "bytes" else "reencode"
+                loop = "uvloop" if name.endswith("uvloop") else "asyncio"
+                cmd = [py, "-m", "bench.passthrough", "--upstream", upstream, "--port", "{port}",
+                       "--mode", mode, "--loop", loop]  # fmt: skip
+                if name == "reencode-each":
+                    cmd.append("--write-each")
+                self.running[name] = self.spawn(name, cmd)
+                continue
+            which, loop = COPYGUARDS[name]
+            src = Path(getattr(self.args, which)).resolve()
+            self.versions[name] = source_of(src)
+            env = {
+                "PYTHONPATH": str(src),  # this checkout's ``proxy``, not the venv's editable one
+                "COPYGUARD_UPSTREAM": upstream,
+                "COPYGUARD_RULES": str(self.args.corpora / "gutenberg"),
+                "COPYGUARD_LISTEN": "127.0.0.1:{port}",
+                "COPYGUARD_CACHE_DIR": str(self.out / f"cache-{which}"),
+                "COPYGUARD_WORKERS": "1",
+                "COPYGUARD_EVENT_LOOP": loop,
+            }
+            check = subprocess.run(
+                [py, "-c", "import proxy; print(proxy.__file__)"],
+                env={**os.environ, **env}, cwd=src, capture_output=True, text=True, check=True,
             )  # fmt: skip
-            for mode in ("bytes", "reencode"):
-                port = free_port()
-                running[mode] = self.spawn(
-                    f"{mode}-{phase.name}",
-                    [py, "-m", "bench.passthrough", "--upstream", up.url, "--port", str(port),
-                     "--mode", mode],
-                    port,
-                )  # fmt: skip
-            for name, loop in (("copyguard", None), ("copyguard-uvloop", "uvloop")):
-                if name not in self.targets and name != "copyguard":
-                    continue
-                port = free_port()
-                env = {"COPYGUARD_EVENT_LOOP": loop} if loop else {}
-                running[name] = self.spawn(
-                    f"{name}-{phase.name}",
-                    [py, "-m", "proxy.cli", "serve"],
-                    port,
-                    {
-                        "COPYGUARD_UPSTREAM": up.url,
-                        "COPYGUARD_RULES": str(self.args.gutenberg),
-                        "COPYGUARD_LISTEN": f"127.0.0.1:{port}",
-                        "COPYGUARD_CACHE_DIR": str(self.out / "cache"),
-                        "COPYGUARD_WORKERS": "1",
-                    }
-                    | env,
-                )
-            if "litellm" in self.targets:
-                running["litellm"] = self.start_litellm(phase, up.url)
-            asyncio.run(self.wait_ready(running))
-            yield running
-        finally:
-            for server in running.values():
-                server.proc.terminate()
-            for server in running.values():
-                try:
-                    server.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    server.proc.kill()
+            if not check.stdout.strip().startswith(str(src)):
+                raise RuntimeError(f"{name}: imports {check.stdout.strip()}, not {src}")
+            cmd = [py, "-m", "proxy.cli", "serve"]
+            self.running[name] = self.spawn(name, cmd, env, cwd=src)
+        if "litellm" in self.targets:
+            self.running["litellm"] = self.start_litellm(upstream)
 
-    def start_litellm(self, phase: Phase, upstream: str) -> Server:
-        port = free_port()
-        config = self.out / f"litellm-{phase.name}.yaml"
+    def start_litellm(self, upstream: str) -> Server:
+        config = self.out / "litellm.yaml"
         config.write_text(
             "model_list:\n"
             "  - model_name: copyguard-demo\n"
@@ -245,7 +297,6 @@ class Bench:
             "  telemetry: false\n"
             "  drop_params: true\n"
         )
-        exe = LITELLM_VENV / "bin" / "litellm"
         env = {
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "LITELLM_LOG": "ERROR",
@@ -254,372 +305,209 @@ class Bench:
             "NO_DOCS": "True",
             "LITELLM_MASTER_KEY": MASTER_KEY,
         }
-        env.pop("DATABASE_URL", None)
-        cmd = [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
+        exe = str(LITELLM_VENV / "bin" / "litellm")
+        cmd = [exe, "--config", str(config), "--host", "127.0.0.1", "--port", "{port}",
                "--num_workers", "1"]  # fmt: skip
-        return self.spawn(f"litellm-{phase.name}", cmd, port, env)
+        return self.spawn("litellm", cmd, env)
 
-    async def wait_ready(self, running: dict[str, Server]) -> None:
+    def stop(self) -> None:
+        for server in self.running.values():
+            server.proc.terminate()
+        for server in self.running.values():
+            try:
+                server.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                server.proc.kill()
+
+    async def wait_ready(self) -> None:
         deadline = time.monotonic() + 180
+        body = ask_body({"text": 0, "chunks": 10}, stream=False)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {MASTER_KEY}"}
         async with aiohttp.ClientSession() as session:
-            for name, server in running.items():
-                body = chat_body(CLEAN_PROMPT, stream=False)
-                url = server.url + "/v1/chat/completions"
+            for name, server in self.running.items():
                 while True:
                     if server.proc.poll() is not None:
                         raise RuntimeError(f"{name} exited; see {self.logs}")
-                    try:
-                        async with session.post(
-                            url,
-                            data=body,
-                            headers={
-                                "Content-Type": "application/json",
-                                "Authorization": f"Bearer {MASTER_KEY}",
-                            },
-                        ) as r:
+                    with suppress(aiohttp.ClientError):
+                        url = server.url + "/v1/chat/completions"
+                        async with session.post(url, data=body, headers=headers) as r:
                             if r.status == 200:
                                 await r.read()
                                 break
-                    except aiohttp.ClientError:
-                        pass
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"{name} did not start; see {self.logs}")
                     await asyncio.sleep(0.3)
 
     # -- load ----------------------------------------------------------------------------
-    def body_maker(self, target: str, stream: bool) -> Callable[[int], bytes]:
-        if target == "copyguard-block":
-            bodies = [chat_body(echo64(p), stream) for p in self.passages]
-            return lambda i: bodies[i % len(bodies)]
-        body = chat_body(CLEAN_PROMPT, stream)
-        return lambda i: body
+    def body_maker(self, target: str, scn: Scenario) -> Callable[[int], bytes]:
+        def make(i: int) -> bytes:
+            ask: dict[str, Any] = {"burst": scn.burst, "delay_ms": scn.delay_ms, "flow": i}
+            if scn.lockstep:
+                ask["lockstep"] = True
+            if target == "copyguard-block":
+                ask["echo64"] = base64.b64encode(
+                    self.blocks[i % len(self.blocks)].encode()
+                ).decode()
+            else:
+                ask |= {"text": i, "chunks": scn.chunks, "demo": scn.demo}
+            return ask_body(ask, scn.stream)
 
-    async def turn(
-        self, target: str, scenario: Scenario, rnd: int, running: dict[str, Server]
-    ) -> Segment:
-        server = running[SERVED_BY.get(target, target)]
-        upstream = running["direct"]
-        before_metrics = await scrape(server) if server.name.startswith("copyguard") else {}
-        cpu0, up0 = server.cpu(), upstream.cpu()
-        load = await run_load(
-            server.url + "/v1/chat/completions",
-            scenario.concurrency,
-            scenario.seconds,
-            self.body_maker(target, scenario.stream),
-            stream=scenario.stream,
-        )
-        cpu, up_cpu = server.cpu() - cpu0, upstream.cpu() - up0
+        return make
+
+    async def scrape(self, server: Server | None) -> dict[str, float]:
+        """A copyguard's /metrics as {sample with labels: value} (others: nothing)."""
+        if server is None or not server.name.startswith("copyguard"):
+            return {}
+        async with aiohttp.ClientSession() as s, s.get(server.url + "/metrics") as r:
+            text = await r.text()
         metrics: dict[str, float] = {}
-        if before_metrics:
-            after = await scrape(server)
-            metrics = {k: after.get(k, 0.0) - before_metrics.get(k, 0.0) for k in after}
-        return Segment(target, scenario.name, rnd, load, cpu, up_cpu, server.rss(), metrics)
+        for line in text.splitlines():
+            name, _, value = line.rpartition(" ")
+            if line and not line.startswith("#"):
+                with suppress(ValueError):
+                    metrics[name] = float(value)
+        return metrics
 
-    def run_phase(self, phase: Phase) -> None:
-        with self.servers(phase) as running:
-            # warm-up: connections, caches, lazy imports
-            for target in self.targets:
-                warm = Scenario("warm-up", 4, 0.5)
-                asyncio.run(self.turn(target, warm, 0, running))
-            for scenario in phase.scenarios:
-                for rnd in range(1, self.args.rounds + 1):
+    async def turn(self, target: str, scn: Scenario, rnd: int, upstream_url: str) -> Segment:
+        server = self.running.get(SERVED_BY.get(target, target))
+        url = (server.url if server else upstream_url) + "/v1/chat/completions"
+        me = psutil.Process()
+        metrics0 = await self.scrape(server)
+        counters0 = dict(vars(self.upstream.counters))
+        stalls0 = self.flows.stalls
+        cpu0 = server.cpu() if server else 0.0
+        mine0 = sum(me.cpu_times()[:2])
+        spy = self.py_spy(target, server, scn, rnd)
+        load: LoadResult = await run_load(
+            url, scn.concurrency, scn.seconds, self.body_maker(target, scn),
+            stream=scn.stream, flows=self.flows,
+        )  # fmt: skip
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its samples on Ctrl-C
+            await asyncio.to_thread(spy.wait, 30)
+        cpu = server.cpu() - cpu0 if server else sum(me.cpu_times()[:2]) - mine0
+        mine = sum(me.cpu_times()[:2]) - mine0
+        metrics = {k: v - metrics0.get(k, 0.0) for k, v in (await self.scrape(server)).items()}
+        counters = {k: v - counters0[k] for k, v in vars(self.upstream.counters).items()}
+        return Segment(
+            target=target,
+            scenario=scn.name,
+            round=rnd,
+            load=load,
+            cpu=cpu,
+            client_cpu=mine,
+            upstream=counters,
+            stalls=self.flows.stalls - stalls0,
+            rss=server.rss() if server else me.memory_info().rss,
+            load_avg=os.getloadavg()[0],
+            metrics=metrics,
+        )
+
+    def py_spy(
+        self, target: str, server: Server | None, scn: Scenario, rnd: int
+    ) -> subprocess.Popen[bytes] | None:
+        """With ``--py-spy DIR``: sample a copyguard target's process during its turn."""
+        if self.args.py_spy is None or server is None or target not in COPYGUARDS or not rnd:
+            return None
+        exe = Path(sys.executable).with_name("py-spy")
+        name = f"{target}-{scn.name.replace(' ', '_')}-r{rnd}.txt"
+        out = self.args.py_spy / name
+        cmd = [str(exe), "record", "--pid", str(server.proc.pid), "--rate", "250", "--format",
+               "raw", "--output", str(out), "--nonblocking"]  # fmt: skip
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def runs_in(self, target: str, scn: Scenario) -> bool:
+        return target not in SOME_SCENARIOS or scn.name in SOME_SCENARIOS[target]
+
+    async def run(self) -> dict[str, Any]:
+        runner = web.AppRunner(self.upstream.app(), access_log=None)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=2048).start()
+        upstream_url = f"http://127.0.0.1:{port}"
+        started = time.time()
+        load_start = os.getloadavg()
+        try:
+            self.start(upstream_url)
+            await self.wait_ready()
+            plan = scenarios(self.args.seconds)
+            if self.args.scenarios:
+                plan = [s for s in plan if s.name in self.args.scenarios.split(",")]
+            for target in self.targets:  # warm-up: connections, caches, lazy imports
+                await self.turn(target, Scenario("warm-up", 4, 1, 0.0, 200, 0.5), 0, upstream_url)
+            for rnd in range(1, self.args.rounds + 1):
+                for scn in plan:
                     for target in self.targets:
+                        if not self.runs_in(target, scn):
+                            continue
                         t0 = time.monotonic()
-                        seg = asyncio.run(self.turn(target, scenario, rnd, running))
+                        seg = await self.turn(target, scn, rnd, upstream_url)
                         self.segments.append(seg)
-                        n = len(seg.load.records)
                         bad = sum(1 for r in seg.load.records if r.error)
                         print(
-                            f"{phase.name:10} {scenario.name:14} round {rnd} {target:16}"
-                            f" {n:5} requests {bad:4} failed {time.monotonic() - t0:5.1f} s",
+                            f"{scn.name:17} round {rnd} {target:22} {len(seg.load.records):5}"
+                            f" requests {bad:3} failed {time.monotonic() - t0:5.1f} s"
+                            f" load {seg.load_avg:4.1f}",
                             flush=True,
                         )
-                        time.sleep(0.3)
-
-    def run(self) -> dict[str, Any]:
-        t = self.args.seconds
-        paced = Phase(
-            "paced",
-            PACED_DELAY_MS,
-            PACED_CHUNKS,
-            [Scenario("C50 paced", 50, t), Scenario("C200 paced", 200, t)],
-        )
-        sat = Phase(
-            "saturation",
-            0.0,
-            SAT_CHUNKS,
-            [
-                Scenario("C4 saturation", 4, t * 0.6),
-                Scenario("C16 saturation", 16, t * 0.6),
-                Scenario("C64 saturation", 64, t * 0.6),
-                Scenario("C32 non-stream", 32, t * 0.6, stream=False),
-            ],
-        )
-        started = time.time()
-        for phase in (paced, sat):
-            if self.args.phase in (None, phase.name):
-                self.run_phase(phase)
-        summary = summarise(self.segments, self.targets)
+                        await asyncio.sleep(0.2)
+        finally:
+            self.stop()
+            await runner.cleanup()
+        summary = summarise(self.segments, self.targets, FLOORS, COPYGUARDS, self.args.chunk_chars)
         summary["run"] = {
             "seconds": round(time.time() - started),
             "machine": machine(),
+            "load_average_start": [round(x, 2) for x in load_start],
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
             "rounds": self.args.rounds,
-            "turn_seconds": {"paced": t, "saturation": t * 0.6},
+            "chunk_chars": self.args.chunk_chars,
+            "texts": str(self.args.texts),
+            "stalls": self.flows.stalls,
+            "versions": self.versions,
+            "pinned": self.args.pin,
             "command": "python -m bench.proxies " + " ".join(sys.argv[1:]),
         }
         return summary
 
 
-async def scrape(server: Server) -> dict[str, float]:
-    """copyguard's /metrics as {sample name with labels: value}."""
-    async with aiohttp.ClientSession() as s, s.get(server.url + "/metrics") as r:
-        text = await r.text()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("#") or not line:
-            continue
-        name, _, value = line.rpartition(" ")
-        try:
-            out[name] = float(value)
-        except ValueError:
-            continue
-    return out
-
-
-def histogram(metrics: dict[str, float], name: str) -> dict[str, float]:
-    """Mean and bucket-bound p50/p99 of a (delta of a) Prometheus histogram, summed over labels."""
-    by_le: dict[float, float] = {}
-    count = total = 0.0
-    for key, value in metrics.items():
-        m = re.fullmatch(rf'{name}_bucket\{{(?:.*,)?le="([^"]+)"(?:,.*)?\}}', key)
-        if m:
-            by_le[float(m.group(1))] = by_le.get(float(m.group(1)), 0.0) + value
-        elif re.fullmatch(rf"{name}_count(\{{.*\}})?", key):
-            count += value
-        elif re.fullmatch(rf"{name}_sum(\{{.*\}})?", key):
-            total += value
-    bounds = sorted(by_le.items())
-    if not count:
-        return {"count": 0}
-
-    def q(p: float) -> float:
-        for le, c in bounds:
-            if c >= p * count:
-                return le
-        return float("inf")
-
-    return {"count": count, "mean": total / count, "p50_le": q(0.5), "p99_le": q(0.99)}
-
-
-def _ms(x: float) -> float:
-    return round(x * 1000, 3)
-
-
-def summarise(segments: list[Segment], targets: list[str]) -> dict[str, Any]:
-    """Per scenario and target: pooled rounds, added latency against direct."""
-    scenarios: dict[str, dict[str, Any]] = {}
-    for scn in dict.fromkeys(s.scenario for s in segments):
-        pooled: dict[str, dict[str, Any]] = {}
-        for target in targets:
-            segs = [s for s in segments if s.scenario == scn and s.target == target]
-            recs: list[Record] = [r for s in segs for r in s.load.records]
-            ok = [r for r in recs if not r.error]
-            chars = sum(r.chars for r in recs)
-            chunks = chars / CHUNK_CHARS  # upstream chunks whose text reached the client
-            seconds = sum(s.load.seconds for s in segs)
-            cpu = sum(s.cpu for s in segs)
-            first = [r.first for r in ok if r.first is not None]
-            pooled[target] = {
-                "requests": len(recs),
-                "failures": len(recs) - len(ok),
-                "errors": sorted({r.error for r in recs if r.error}),
-                "blocked": sum(1 for r in ok if r.finish == "content_filter"),
-                "headers": [r.headers for r in ok],
-                "first": first,
-                "total": [r.total for r in ok],
-                "gaps": [g for r in ok for g in r.gaps],
-                "chunks": chunks,
-                "events": sum(r.chunks for r in recs),
-                "chunks_per_s": chunks / seconds if seconds else 0.0,
-                "requests_per_s": len(ok) / seconds if seconds else 0.0,
-                "cpu_s": cpu,
-                "cpu_us_per_chunk": cpu / chunks * 1e6 if chunks else float("nan"),
-                "upstream_cpu_us_per_chunk": (
-                    sum(s.upstream_cpu for s in segs) / chunks * 1e6 if chunks else float("nan")
-                ),
-                "rss_mb": max((s.rss for s in segs), default=0) / 2**20,
-                "metrics": _merge_metrics([s.metrics for s in segs]),
-            }
-        direct = pooled["direct"]
-        table: dict[str, Any] = {}
-        for target, p in pooled.items():
-            row: dict[str, Any] = {
-                k: p[k]
-                for k in ("requests", "failures", "errors", "blocked", "events", "requests_per_s")
-            }
-            for key in ("headers", "first", "gaps", "total"):
-                for q in (0.5, 0.99):
-                    label = f"{key}_p{int(q * 100)}"
-                    row[label + "_ms"] = _ms(pct(p[key], q))
-                    row["added_" + label + "_ms"] = _ms(pct(p[key], q) - pct(direct[key], q))
-            row["chunks_per_s"] = round(p["chunks_per_s"])
-            row["cpu_us_per_chunk"] = round(p["cpu_us_per_chunk"], 1)
-            reqs = max(1, p["requests"])
-            row["cpu_ms_per_request"] = round(p["cpu_s"] / reqs * 1000, 2)
-            row["upstream_cpu_us_per_chunk"] = round(p["upstream_cpu_us_per_chunk"], 1)
-            row["rss_mb"] = round(p["rss_mb"], 1)
-            if p["metrics"]:
-                m = p["metrics"]
-                row["held_words"] = histogram(m, "copyguard_held_back_words")
-                row["holdback_delay_s"] = histogram(m, "copyguard_holdback_delay_seconds")
-                row["proxy_chunk_s"] = histogram(m, "copyguard_added_latency_seconds")
-                row["proxy_first_token_s"] = histogram(m, "copyguard_first_token_added_seconds")
-            table[target] = row
-        scenarios[scn] = {"table": table, "raw": pooled}
-    return {"scenarios": scenarios}
-
-
-def _merge_metrics(parts: list[dict[str, float]]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for part in parts:
-        for k, v in part.items():
-            out[k] = out.get(k, 0.0) + v
-    return out
-
-
-def machine() -> str:
-    mem = psutil.virtual_memory().total / 2**30
-    cpu = platform.processor() or platform.machine()
-    return (
-        f"{psutil.cpu_count()} cores ({cpu}), {mem:.0f} GB, Python {platform.python_version()},"
-        f" {platform.system()} {platform.release()}"
-    )
-
-
-# -- output -----------------------------------------------------------------------------
-
-
-def markdown(summary: dict[str, Any]) -> str:
-    lines = []
-    for scn, data in summary["scenarios"].items():
-        table = data["table"]
-        lines.append(f"### {scn}\n")
-        lines.append(
-            "| target | requests | failed | + headers p50/p99 ms | + first token p50/p99 ms"
-            " | + gap p50/p99 ms | chunks/s | CPU µs/chunk | CPU ms/req | RSS MB |"
-        )
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
-        for target, r in table.items():
-            lines.append(
-                f"| {target} | {r['requests']} | {r['failures']}"
-                f" | {r['added_headers_p50_ms']:.2f} / {r['added_headers_p99_ms']:.2f}"
-                f" | {r['added_first_p50_ms']:.2f} / {r['added_first_p99_ms']:.2f}"
-                f" | {r['added_gaps_p50_ms']:.2f} / {r['added_gaps_p99_ms']:.2f}"
-                f" | {r['chunks_per_s']} | {r['cpu_us_per_chunk']} | {r['cpu_ms_per_request']}"
-                f" | {r['rss_mb']} |"
-            )
-        direct = table["direct"]
-        lines.append(
-            f"\ndirect (absolute): headers p50 {direct['headers_p50_ms']:.2f} ms, first token p50"
-            f" {direct['first_p50_ms']:.2f} / p99 {direct['first_p99_ms']:.2f} ms, gap p50"
-            f" {direct['gaps_p50_ms']:.2f} / p99 {direct['gaps_p99_ms']:.2f} ms;"
-            f" the direct row's CPU is the upstream's.\n"
-        )
-        cg = table.get("copyguard", {})
-        if "held_words" in cg:
-            hw, hd = cg["held_words"], cg["holdback_delay_s"]
-            if hw.get("count"):
-                lines.append(
-                    f"copyguard holdback (clean): held-back words mean {hw['mean']:.2f},"
-                    f" p50 <= {hw['p50_le']:g}, p99 <= {hw['p99_le']:g}; holdback delay mean"
-                    f" {hd['mean'] * 1000:.2f} ms, p50 <= {hd['p50_le'] * 1000:g} ms,"
-                    f" p99 <= {hd['p99_le'] * 1000:g} ms.\n"
-                )
-    return "\n".join(lines)
-
-
-def plots(summary: dict[str, Any], docs: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    written = []
-    scn = summary["scenarios"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, name, key in (
-        (axes[0], "C200 paced", "first"),
-        (axes[1], "C200 paced", "gaps"),
-    ):
-        if name not in scn:
-            continue
-        raw = scn[name]["raw"]
-        base = sorted(raw["direct"][key])
-        for target, p in raw.items():
-            if target == "direct" or not p[key] or not base:
-                continue
-            vals = sorted(p[key])
-            n = min(len(vals), 2000)
-            qs = [(i + 0.5) / n for i in range(n)]
-            added = [(vals[int(q * len(vals))] - base[int(q * len(base))]) * 1000 for q in qs]
-            ax.plot(added, qs, label=target)
-        ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_xlabel("added latency vs direct, ms (quantile by quantile)")
-        ax.set_ylabel("fraction of requests" if key == "first" else "fraction of gaps")
-        title = "time to first token" if key == "first" else "gap between chunks"
-        ax.set_title(f"{title}, {name}")
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = docs / "bench-latency-cdf.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
-
-    levels = [(name, int(name.split()[0][1:])) for name in scn if name.endswith("saturation")]
-    if not levels:  # a run of the paced phase only has no throughput curve to draw
-        return written
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    targets = list(next(iter(scn.values()))["table"].keys())
-    for target in targets:
-        xs = [c for _, c in levels]
-        ys = [scn[name]["table"][target]["chunks_per_s"] for name, _ in levels]
-        ax.plot(xs, ys, marker="o", label=target)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("concurrent streams (no pacing)")
-    ax.set_ylabel("content chunks/s delivered")
-    ax.set_title("saturation throughput vs concurrency (2 cores, all processes)")
-    ax.grid(True, alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = docs / "bench-throughput.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
-    return written
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--gutenberg", type=Path, default=GUTENBERG)
-    parser.add_argument("--seconds", type=float, default=8.0, help="turn length, paced")
+    parser.add_argument("--corpora", type=Path, default=CORPORA, help="gutenberg/ = the rules")
+    parser.add_argument("--texts", type=Path, help="clean texts (default: corpora/speeches)")
+    parser.add_argument("--chunk-chars", type=int, default=4, help="characters per event")
+    parser.add_argument("--seconds", type=float, default=5.0, help="turn length, paced")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--no-litellm", dest="litellm", action="store_false")
-    parser.add_argument("--docs", type=Path, default=DOCS, help="where the plots go")
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s turns (smoke)")
-    parser.add_argument("--phase", choices=("paced", "saturation"), help="run only this phase")
+    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
+                        help="comma-separated subset of " + ",".join(TARGETS))  # fmt: skip
+    parser.add_argument("--litellm", action="store_true", help="add the litellm target")
+    parser.add_argument("--scenarios", help="comma-separated scenario names (default: all)")
+    parser.add_argument("--src", type=Path, default=ROOT, help="the copyguard checkout to run")
+    parser.add_argument("--baseline-src", type=Path, help="a second checkout: copyguard-base*")
+    parser.add_argument("--extra-src", type=Path, help="a third checkout: copyguard-extra")
     parser.add_argument(
-        "--targets", help="comma-separated subset of " + ",".join(TARGETS) + " (direct always)"
+        "--pin", action="store_true", help="proxies on one core, client on the rest"
     )
+    parser.add_argument("--py-spy", type=Path, help="profile copyguard targets' turns into DIR")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.rounds = 2.0, 1
-    if args.litellm and not (LITELLM_VENV / "bin" / "litellm").exists():
-        print(f"no {LITELLM_VENV}: run `make bench` or pass --no-litellm", file=sys.stderr)
-        sys.exit(2)
-    summary = Bench(args).run()
+    args.texts = args.texts or args.corpora / "speeches"
+    if args.litellm:
+        args.targets += ",litellm"
+        if not (LITELLM_VENV / "bin" / "litellm").exists():
+            print(f"no {LITELLM_VENV}: run `make bench` first", file=sys.stderr)
+            sys.exit(2)
+    if args.baseline_src is not None and "copyguard-base" not in args.targets:
+        args.targets += ",copyguard-base"
+    if args.extra_src is not None and "copyguard-extra" not in args.targets:
+        args.targets += ",copyguard-extra"
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.py_spy is not None:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+    summary = uvloop.run(Bench(args).run())
     slim = {
         "run": summary["run"],
         "scenarios": {k: v["table"] for k, v in summary["scenarios"].items()},
@@ -627,8 +515,6 @@ def main() -> None:
     (args.out / "proxies.json").write_text(json.dumps(slim, indent=2))
     md = markdown(summary)
     (args.out / "proxies.md").write_text(md)
-    for path in plots(summary, args.docs):
-        print(f"wrote {path}")
     print(md)
     print(json.dumps(summary["run"], indent=2))
 
