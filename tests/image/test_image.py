@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
+from proxy.demo.answers import echo64
 from proxy.matching.engines import load_matcher
 from proxy.matching.normalize import words
 from proxy.rules import load_rules
@@ -42,9 +43,10 @@ LIGHTHOUSE = (SAMPLE_RULES / "poems" / "lighthouse-keeper.txt").read_text().spli
 
 
 def ask(base: str, text: str, stream: bool) -> tuple[str, str]:
-    """(text, finish_reason) an openai SDK client gets when the demo model echoes `text`."""
+    """(text, finish_reason) an openai SDK client gets when the demo model echoes `text`
+    (sent base64-encoded: a passage the request itself carries may be echoed back)."""
     with OpenAI(base_url=base + "/v1", api_key="sk-image", max_retries=0, timeout=60) as c:
-        kwargs = {"model": "demo", "messages": [{"role": "user", "content": f"echo: {text}"}]}
+        kwargs = {"model": "demo", "messages": [{"role": "user", "content": echo64(text)}]}
         if not stream:
             resp = c.chat.completions.create(**kwargs)  # type: ignore[call-overload]
             return resp.choices[0].message.content or "", str(resp.choices[0].finish_reason)
