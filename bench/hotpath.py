@@ -24,10 +24,11 @@ from prometheus_client import CollectorRegistry
 
 from proxy.dialects.openai_chat import OpenAIChat
 from proxy.guard import ResponseGuard
-from proxy.handlers import _last_event_end, _Observer
-from proxy.index_cache import load_or_build
-from proxy.matching.index import MatchIndex
+from proxy.handlers import _last_event_end
+from proxy.matching.engines import load_matcher
+from proxy.matching.seam import Matcher
 from proxy.metrics import HistogramBatch, Metrics
+from proxy.observer import MetricsObserver
 from proxy.rules import load_rules
 
 HERE = Path(__file__).resolve().parent
@@ -78,9 +79,9 @@ def clean_texts(corpora: Path, count: int) -> list[str]:
     return out
 
 
-def run_stream(index: MatchIndex, metrics: Metrics, events: list[bytes]) -> bytes:
+def run_stream(index: Matcher, metrics: Metrics, events: list[bytes]) -> bytes:
     """One response through the rewriter, with the handler's per-read work around it."""
-    observer = _Observer(metrics)
+    observer = MetricsObserver(metrics)
     guard = ResponseGuard(index, observer)
     rewriter = OpenAIChat().stream_rewriter(guard, {"stream": True})
     chunk_latency = HistogramBatch(metrics.chunk_latency.labels("openai-chat"))
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile one run instead")
     args = parser.parse_args()
-    index, _ = load_or_build(load_rules(args.corpora / "gutenberg"), args.cache)
+    index, _ = load_matcher(load_rules(args.corpora / "gutenberg"), args.cache)
     metrics = Metrics(CollectorRegistry())
     streams = [stream_events(t, n) for n, t in enumerate(clean_texts(args.corpora, 64))]
     chunks = sum(  # content chunks only: not the role, finish and [DONE] events

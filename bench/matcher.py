@@ -33,7 +33,7 @@ def phase_load(corpora: Path, cache: Path) -> dict[str, Any]:
     """Load the catalogue (building or from the cache); report time and memory."""
     base = _rss()
     t0 = time.process_time()
-    from proxy.index_cache import load_or_build
+    from proxy.matching.aho.cache import load_or_build
     from proxy.rules import load_rules
 
     catalogue = load_rules(corpora / "gutenberg")
@@ -59,19 +59,18 @@ def phase_load(corpora: Path, cache: Path) -> dict[str, Any]:
 
 def phase_scan(corpora: Path, cache: Path) -> dict[str, Any]:
     """Scanning speed (whole texts, 4-character deltas) and holdback on clean text."""
-    from proxy.index_cache import load_or_build
+    from proxy.matching.engines import load_matcher
     from proxy.matching.normalize import words
-    from proxy.matching.session import MatchSession
     from proxy.rules import load_rules
 
-    index, _ = load_or_build(load_rules(corpora / "gutenberg"), cache)
+    index, _ = load_matcher(load_rules(corpora / "gutenberg"), cache)
     texts = [p.read_text(encoding="utf-8") for p in sorted((corpora / "speeches").rglob("*.txt"))]
     total_words = sum(len(words(t)) for t in texts)
 
     t0 = time.process_time()
     findings = 0
     for text in texts:
-        s = MatchSession(index)
+        s = index.session()
         findings += len(s.feed(text)) + len(s.flush())
     whole = time.process_time() - t0
 
@@ -79,7 +78,7 @@ def phase_scan(corpora: Path, cache: Path) -> dict[str, Any]:
     n = sum(len(d) for d in deltas)
     t0 = time.process_time()
     for ds in deltas:
-        s = MatchSession(index)
+        s = index.session()
         for d in ds:
             s.feed(d)
             _ = s.safe_until
@@ -88,7 +87,7 @@ def phase_scan(corpora: Path, cache: Path) -> dict[str, Any]:
 
     held: list[int] = []
     for text, ds in zip(texts, deltas, strict=True):
-        s = MatchSession(index)
+        s = index.session()
         fed = 0
         for d in ds:
             s.feed(d)

@@ -34,7 +34,7 @@ import orjson
 import psutil
 
 from proxy.demo import default_rules_dir
-from proxy.index_cache import load_or_build
+from proxy.matching.engines import load_matcher
 from proxy.rules import load_rules
 from proxy.scan import scan_text
 
@@ -164,7 +164,7 @@ async def _wait_port(port: int, within: float) -> None:
 
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
     rules = default_rules_dir()
-    index = load_or_build(load_rules(rules), None)[0]
+    index = load_matcher(load_rules(rules), None)[0]
     up_port, proxy_port = _port(), _port()
     demo = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "proxy.demo", "--port", str(up_port),

@@ -10,16 +10,17 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from proxy.dialects import Dialect, default_dialects
-from proxy.handlers import STATE, ProxyState, guarded, passthrough
-from proxy.matching.index import MatchIndex
+from proxy.handlers import guarded, passthrough
+from proxy.matching.seam import Matcher
 from proxy.metrics import Metrics
 from proxy.reload import RELOADER, RulesReloader, reload_handler
 from proxy.settings import Settings
+from proxy.state import STATE, ProxyState
 
 
 def make_state(
     settings: Settings,
-    index: MatchIndex,
+    index: Matcher,
     registry: CollectorRegistry | None = None,
     dialects: list[Dialect] | None = None,
     load_seconds: float = 0.0,

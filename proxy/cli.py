@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from proxy.demo.__main__ import add_arguments as add_demo_arguments
-from proxy.index_cache import default_cache_dir, load_or_build
+from proxy.matching.engines import load_matcher
 from proxy.rules import RulesError, load_rules
+from proxy.settings import default_cache_dir
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from proxy.serve import run
+    from proxy.launch import run
     from proxy.settings import load_settings
 
     config = args.config or (
@@ -116,7 +117,7 @@ def _scan(args: argparse.Namespace) -> int:
         if name != "-" and not Path(name).is_file():
             print(f"copyguard scan: {name}: no such file", file=sys.stderr)
             return 2
-    index, _ = load_or_build(catalogue, None if args.no_cache else args.cache_dir)
+    index, _ = load_matcher(catalogue, None if args.no_cache else args.cache_dir)
     return run_scan(index, args.files, args.jsonl, sys.stdout.buffer)
 
 

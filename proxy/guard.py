@@ -1,7 +1,7 @@
 """Join a dialect's text streams to matcher sessions and apply the policy's actions.
 
 ``ResponseGuard`` is the ``TextFilter`` a dialect talks to: one per response, one
-``MatchSession`` per stream key.  It releases only text the session calls safe,
+matcher ``Session`` per stream key.  It releases only text the session calls safe,
 replaces redacted findings, and ends a stream at the first blocking finding.
 """
 
@@ -18,9 +18,8 @@ import orjson
 from proxy.dialects._strays import strays
 from proxy.dialects.base import DialectError
 from proxy.matching.catalogue import Action
-from proxy.matching.index import MatchIndex
 from proxy.matching.normalize import MAX_WORD_CHARS, words
-from proxy.matching.session import Finding, MatchSession
+from proxy.matching.seam import Finding, Matcher, Session, scan_once
 
 
 class GuardObserver(Protocol):
@@ -41,7 +40,7 @@ class NullObserver:
 
 @dataclass(slots=True)
 class _Stream:
-    session: MatchSession
+    session: Session
     held: str = ""  # original text from ``done`` to what was fed
     done: int = 0  # original offset up to which text is settled (sent or redacted)
     sent: list[str] = field(default_factory=list)
@@ -56,7 +55,7 @@ class ResponseGuard:
 
     def __init__(
         self,
-        index: MatchIndex,
+        index: Matcher,
         observer: GuardObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -102,8 +101,7 @@ class ResponseGuard:
         before = self._strays.get(path, "")
         joined = before + text
         # the last word counts as finished: nothing of a stray field is held back to wait
-        session = MatchSession(self._index)
-        found = [f for f in session.feed(joined) + session.flush() if f.end > len(before)]
+        found = [f for f in scan_once(self._index, joined) if f.end > len(before)]
         self._strays[path] = self._stray_tail(joined)
         hit = False
         for finding in found:
@@ -149,7 +147,7 @@ class ResponseGuard:
     def _stream(self, key: str) -> _Stream:
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = _Stream(MatchSession(self._index))
+            stream = self._streams[key] = _Stream(self._index.session())
         return stream
 
     def _release(self, key: str, stream: _Stream, settled: list[Finding], final: bool) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -18,52 +17,14 @@ from proxy.dialects import Dialect, DialectError, StrayText, StreamRewriter
 from proxy.forwarding import request_headers, response_headers, upstream_url
 from proxy.guard import ResponseGuard, finding_json, withholds_unread
 from proxy.matching.catalogue import Action
-from proxy.matching.index import MatchIndex
-from proxy.matching.session import Finding
 from proxy.metrics import HistogramBatch, Metrics
+from proxy.observer import MetricsObserver
 from proxy.settings import Settings
+from proxy.state import STATE, ProxyState
 
 log = structlog.get_logger("copyguard")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 WITHHELD = "copyguard withheld protected text the model server sent outside the answer's text"
-
-
-@dataclass
-class ProxyState:
-    """Everything the handlers share; lives under ``STATE`` in the app."""
-
-    settings: Settings
-    metrics: Metrics
-    index: MatchIndex
-    dialects: dict[str, Dialect]
-    session: aiohttp.ClientSession | None = None
-
-
-STATE = web.AppKey("copyguard_state", ProxyState)
-
-
-class _Observer:
-    """Feeds the guard's decisions into metrics and the request log (one per response).
-
-    Releases happen about once per streamed chunk: their two histograms are batched
-    (``HistogramBatch``); ``flush`` when the response ends.
-    """
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-        self._held_words = HistogramBatch(metrics.held_words)
-        self._holdback_delay = HistogramBatch(metrics.holdback_delay)
-
-    def finding(self, key: str, finding: Finding) -> None:
-        self.metrics.finding(finding)
-
-    def released(self, held_words: int, delay: float) -> None:
-        self._held_words.observe(held_words)
-        self._holdback_delay.observe(delay)
-
-    def flush(self) -> None:
-        self._held_words.flush()
-        self._holdback_delay.flush()
 
 
 def _request_id(request: web.Request) -> str:
@@ -159,7 +120,7 @@ async def _guarded(
     metrics.upstream_ttfb.labels(dialect.name).observe(ttfb)
     info["upstream_status"], info["ttfb_ms"] = upstream.status, round(ttfb * 1000, 2)
     try:
-        observer = _Observer(metrics)
+        observer = MetricsObserver(metrics)
         guard = ResponseGuard(state.index, observer)
         if stream and upstream.content_type == "application/json":
             stream = False  # a whole answer to a stream request: guarded as the whole it is

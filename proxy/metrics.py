@@ -14,8 +14,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from proxy.matching.index import MatchIndex
-from proxy.matching.session import Finding
+from proxy.matching.seam import Finding, Matcher
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -139,7 +138,7 @@ class Metrics:
         )
         self._rules_hash: str | None = None
 
-    def rules_loaded(self, index: MatchIndex, load_seconds: float, when: float) -> None:
+    def rules_loaded(self, index: Matcher, load_seconds: float, when: float) -> None:
         """Record the rules now in force."""
         self.rules_works.set(len(index.works))
         self.rules_words.set(index.word_count)

@@ -21,9 +21,9 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from proxy.handlers import STATE, ProxyState
-from proxy.index_cache import load_or_build
+from proxy.matching.engines import load_matcher
 from proxy.rules import RulesError, load_rules
+from proxy.state import STATE, ProxyState
 
 log = structlog.get_logger("copyguard")
 
@@ -66,7 +66,7 @@ class RulesReloader:
                 index, cached = state.index, True
             else:
                 index, cached = await asyncio.to_thread(
-                    load_or_build, catalogue, settings.cache_dir
+                    load_matcher, catalogue, settings.cache_dir, log.warning
                 )
         except (RulesError, OSError) as e:
             metrics.rules_reloads.labels("error").inc()

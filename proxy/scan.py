@@ -10,13 +10,11 @@ from typing import IO, Any
 
 import orjson
 
-from proxy.matching.index import MatchIndex
-from proxy.matching.session import Finding, MatchSession
+from proxy.matching.seam import Finding, Matcher, scan_once
 
 
-def scan_text(index: MatchIndex, text: str) -> list[Finding]:
-    session = MatchSession(index)
-    return session.feed(text) + session.flush()
+def scan_text(index: Matcher, text: str) -> list[Finding]:
+    return scan_once(index, text)
 
 
 def _inputs(names: list[str], jsonl: bool) -> Iterator[tuple[Any, str | None, str | None]]:
@@ -44,7 +42,7 @@ def _inputs(names: list[str], jsonl: bool) -> Iterator[tuple[Any, str | None, st
                 yield obj.get("id"), obj["text"], None
 
 
-def run_scan(index: MatchIndex, names: list[str], jsonl: bool, out: IO[bytes]) -> int:
+def run_scan(index: Matcher, names: list[str], jsonl: bool, out: IO[bytes]) -> int:
     """Print one JSON line per input; 0 when every input was read, 1 if some were not."""
     status = 0
     for ident, text, error in _inputs(names, jsonl):

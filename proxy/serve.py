@@ -14,9 +14,8 @@ import structlog
 from aiohttp import web
 
 from proxy.app import make_admin_app, make_app, make_state
-from proxy.index_cache import load_or_build
-from proxy.logs import configure_logging
-from proxy.reload import RulesReloader, defer_sighup, take_deferred_sighup
+from proxy.matching.engines import load_matcher
+from proxy.reload import RulesReloader, take_deferred_sighup
 from proxy.rules import load_rules
 from proxy.settings import Settings, host_port
 
@@ -34,7 +33,9 @@ async def serve(
     """
     started = time.perf_counter()
     catalogue = await asyncio.to_thread(load_rules, settings.rules)
-    index, cached = await asyncio.to_thread(load_or_build, catalogue, settings.cache_dir)
+    index, cached = await asyncio.to_thread(
+        load_matcher, catalogue, settings.cache_dir, log.warning
+    )
     load_seconds = time.perf_counter() - started
     log.info(
         "rules_loaded",
@@ -111,18 +112,6 @@ async def _stop_if_orphaned(parent_pid: int, stop: asyncio.Event) -> None:
         await asyncio.sleep(1.0)
     log.warning("parent_gone", parent=parent_pid)
     stop.set()
-
-
-def run(settings: Settings) -> int:
-    """``copyguard serve``: one process, or with ``workers`` > 1 a parent and N workers."""
-    configure_logging(settings.log_level)
-    defer_sighup()
-    if settings.workers > 1:
-        from proxy.workers import supervise
-
-        return asyncio.run(supervise(settings))
-    run_loop(settings, serve(settings))
-    return 0
 
 
 def run_loop(settings: Settings, main: Coroutine[Any, Any, None]) -> None:

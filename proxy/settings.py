@@ -17,9 +17,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from proxy.index_cache import default_cache_dir
-
 DEFAULT_RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def default_cache_dir() -> Path:
+    """Where compiled matchers are kept: ``$XDG_CACHE_HOME/copyguard`` (``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "copyguard"
 
 
 class Settings(BaseSettings):

@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from proxy.index_cache import cache_key, load_or_build
+from proxy.matching.engines import is_cached, load_matcher
 from proxy.metrics import MULTIPROC_ENV
 from proxy.rules import RulesError, load_rules
 from proxy.settings import Settings
@@ -78,10 +78,10 @@ class Supervisor:
         except (RulesError, OSError) as e:
             log.warning("rules_invalid", reason=str(e))
             return False
-        if (self.settings.cache_dir / cache_key(catalogue)).is_dir():
+        if is_cached(catalogue, self.settings.cache_dir):
             return True
         if sum(len(w.text) for w in catalogue.works) < IN_PROCESS_CHARS:
-            await asyncio.to_thread(load_or_build, catalogue, self.settings.cache_dir)
+            await asyncio.to_thread(load_matcher, catalogue, self.settings.cache_dir, log.warning)
             return True  # small: quicker here than starting a Python process
         del catalogue
         proc = await self._child("--prebuild")
@@ -189,7 +189,7 @@ async def supervise(settings: Settings) -> int:
 def _prebuild(settings: Settings) -> int:
     started = time.perf_counter()
     try:
-        index, cached = load_or_build(load_rules(settings.rules), settings.cache_dir)
+        index, cached = load_matcher(load_rules(settings.rules), settings.cache_dir, log.warning)
     except (RulesError, OSError) as e:
         log.error("prebuild_failed", reason=str(e))
         return 1

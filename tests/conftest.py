@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from proxy.index_cache import load_or_build
-from proxy.matching.index import MatchIndex
+from proxy.matching.engines import load_matcher
+from proxy.matching.seam import Matcher
 from proxy.rules import load_rules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,15 +28,15 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def gutenberg_index(cache_dir: Path) -> MatchIndex:
+def gutenberg_index(cache_dir: Path) -> Matcher:
     """The 17-book gutenberg catalogue at the default min_words (12)."""
     need_corpora()
-    index, _ = load_or_build(load_rules(GUTENBERG), cache_dir)
+    index, _ = load_matcher(load_rules(GUTENBERG), cache_dir)
     return index
 
 
 @pytest.fixture(scope="session")
-def sample_index() -> MatchIndex:
+def sample_index() -> Matcher:
     """The sample catalogue shipped in rules/."""
-    index, _ = load_or_build(load_rules(SAMPLE_RULES), None)
+    index, _ = load_matcher(load_rules(SAMPLE_RULES), None)
     return index

@@ -28,10 +28,10 @@ import pytest
 from aiohttp import web
 
 from proxy.app import make_app, make_state
-from proxy.handlers import ProxyState
-from proxy.index_cache import load_or_build
+from proxy.matching.engines import load_matcher
 from proxy.rules import load_rules
 from proxy.settings import Settings
+from proxy.state import ProxyState
 
 SERVER_PYTHON_ENV = "COPYGUARD_E2E_SERVER_PYTHON"
 MODEL_ENV = "COPYGUARD_E2E_MODEL"
@@ -146,7 +146,7 @@ async def start_proxy() -> AsyncIterator[StartProxy]:
         async def start(upstream: str, rules: Path) -> Proxy:
             options: dict[str, Any] = {"upstream": upstream, "rules": rules, "cache_dir": None}
             config = Settings(**options)
-            state = make_state(config, load_or_build(load_rules(rules), None)[0])
+            state = make_state(config, load_matcher(load_rules(rules), None)[0])
             runner = web.AppRunner(make_app(state), handler_cancellation=True)
             await runner.setup()
             stack.push_async_callback(runner.cleanup)

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from proxy.index_cache import load_or_build
-from proxy.matching.index import MatchIndex
+from proxy.matching.engines import load_matcher
 from proxy.matching.normalize import words
+from proxy.matching.seam import Matcher
 from proxy.rules import load_rules
 from proxy.scan import scan_text
 from tests.conftest import SAMPLE_RULES
@@ -259,7 +259,7 @@ async def test_real_answer_reproducing_a_work_is_blocked(
     """The model's own words as a protected work: asked again through the proxy, the answer
     is cut with content_filter; the client gets the clean start and no min_words run of it."""
     proxy = await start_proxy(llama_server.url, story.rules)
-    index: MatchIndex = load_or_build(load_rules(story.rules), None)[0]
+    index: Matcher = load_matcher(load_rules(story.rules), None)[0]
     assert len(scan_text(index, story.answer)) == 1  # the unguarded answer reproduces it
     text, finish = await chat(proxy.url, STORY_PROMPT, stream, max_tokens=STORY_TOKENS)
     print(

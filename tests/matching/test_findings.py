@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.index_cache import load_or_build
-from proxy.matching.index import MatchIndex
+from proxy.matching.engines import load_matcher
 from proxy.matching.normalize import words
+from proxy.matching.seam import Matcher
 from proxy.rules import load_rules
 from proxy.scan import scan_text
 from tests.conftest import GUTENBERG, SPEECHES
@@ -53,7 +53,7 @@ BOOKS = [
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("book", BOOKS)
 def test_planted_excerpt_is_found_under_each_form_change(
-    gutenberg_index: MatchIndex, book: str, form: str
+    gutenberg_index: Matcher, book: str, form: str
 ) -> None:
     """A 12+-word excerpt in other text is found, whatever its form, with a span that covers it."""
     rng = random.Random(f"{book}{form}")
@@ -69,20 +69,20 @@ def test_planted_excerpt_is_found_under_each_form_change(
     assert found[0].words >= 12
 
 
-def test_quotes_shorter_than_min_words_are_not_findings(gutenberg_index: MatchIndex) -> None:
+def test_quotes_shorter_than_min_words_are_not_findings(gutenberg_index: Matcher) -> None:
     """An 11-word quote from a book is below min_words and gives no finding."""
     quote = excerpt(GUTENBERG / "austen-emma.txt", 5000, 11)
     assert scan_text(gutenberg_index, f"Zebras xylophone: {quote} quixotic vortex.") == []
 
 
 @pytest.mark.parametrize("folder", ["inaugural", "state_union"])
-def test_speeches_do_not_reproduce_the_books(gutenberg_index: MatchIndex, folder: str) -> None:
+def test_speeches_do_not_reproduce_the_books(gutenberg_index: Matcher, folder: str) -> None:
     """Clean text (speeches) gives no finding against the books at 12 words."""
     for path in sorted((SPEECHES / folder).glob("*.txt")):
         assert scan_text(gutenberg_index, path.read_text(encoding="utf-8")) == [], path.name
 
 
-def test_finding_reports_work_and_source_span(gutenberg_index: MatchIndex) -> None:
+def test_finding_reports_work_and_source_span(gutenberg_index: Matcher) -> None:
     """A finding names the work and the word span of the source it reproduces."""
     tokens = (GUTENBERG / "carroll-alice.txt").read_text(encoding="utf-8")
     text = excerpt(GUTENBERG / "carroll-alice.txt", 2000, 30)
@@ -96,7 +96,7 @@ def test_unspaced_script_work_is_matched_per_character(tmp_path: Path) -> None:
     """A Chinese work is found when reproduced, one ideograph a word, at original offsets."""
     work = "床前明月光疑是地上霜举头望明月低头思故乡"
     (tmp_path / "poem.txt").write_text(work, encoding="utf-8")
-    index, _ = load_or_build(load_rules(tmp_path), None)
+    index, _ = load_matcher(load_rules(tmp_path), None)
     text = "这首诗是：" + work[2:16] + "。"
     (found,) = scan_text(index, text)
     assert (found.start, found.end, found.words) == (5, 19, 14)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proxy.matching.aho.session import _PLAIN_WORD_RE, _plain_tail, _regex_tail
 from proxy.matching.normalize import WORD_RE
-from proxy.matching.session import _PLAIN_WORD_RE, _plain_tail, _regex_tail
 
 # Plain ASCII as the fast path sees it (no apostrophe, no hyphen), weighted towards what
 # matters to the tail rule: whitespace of every kind, "n"/"N", separators.

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy.matching.catalogue import Catalogue, Policy, Rule, Work
-from proxy.matching.index import MatchIndex
+from proxy.matching.engines import build_matcher
 from proxy.matching.normalize import words
-from proxy.matching.session import Finding, MatchSession
+from proxy.matching.seam import Finding, Matcher
 from proxy.scan import scan_text
 from tests.conftest import GUTENBERG, SPEECHES, need_corpora
 from tests.matching.corpus_text import detokenise
@@ -23,7 +23,7 @@ ODD = ["e\u0301", "👩\u200d💻", "日本語", "\u00ad", "\u200b", "ﬁ", "’
 
 
 @cache
-def small_world() -> tuple[MatchIndex, list[list[str]], list[str], frozenset[tuple[str, ...]]]:
+def small_world() -> tuple[Matcher, list[list[str]], list[str], frozenset[tuple[str, ...]]]:
     """A small catalogue (slices of three books), its sentences, clean text and every m-gram."""
     need_corpora()
     works, sentences = [], []
@@ -32,7 +32,7 @@ def small_world() -> tuple[MatchIndex, list[list[str]], list[str], frozenset[tup
         works.append(Work(id=book, text=" ".join(tokens)))
         sentences.append(detokenise(" ".join(tokens)).split(" "))
     policy = Policy(default=Rule(min_words=MIN_WORDS))
-    index = MatchIndex.build(Catalogue(tuple(works), policy, "small"))
+    index = build_matcher(Catalogue(tuple(works), policy, "small"))
     grams: set[tuple[str, ...]] = set()
     for work in works:
         norms = [w for w, _, _ in words(work.text)]
@@ -67,8 +67,8 @@ def splits(draw: st.DrawFn, text: str) -> list[str]:
     return [text[a:b] for a, b in pairwise(bounds)]
 
 
-def stream(index: MatchIndex, deltas: list[str]) -> list[Finding]:
-    session = MatchSession(index)
+def stream(index: Matcher, deltas: list[str]) -> list[Finding]:
+    session = index.session()
     found: list[Finding] = []
     for d in deltas:
         found += session.feed(d)
@@ -101,7 +101,7 @@ def test_released_text_never_contains_a_protected_run(
 ) -> None:
     """Releasing only safe text, then blocking or redacting, never leaks min_words words."""
     index = small_world()[0]
-    session = MatchSession(index)
+    session = index.session()
     released, done, fed = [], 0, 0
     settled: list[Finding] = []
     for delta in data.draw(splits(text)):
@@ -141,7 +141,7 @@ def test_clean_text_is_held_back_only_briefly() -> None:
     """On clean text, held-back words after each 4-character delta stay few (p50 <= 2)."""
     index = small_world()[0]
     text = " ".join(small_world()[2])
-    session, held = MatchSession(index), []
+    session, held = index.session(), []
     rng = random.Random(7)
     i = 0
     while i < len(text):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from proxy.matching.catalogue import Action
-from proxy.matching.index import MatchIndex
+from proxy.matching.seam import Matcher
 from proxy.rules import RulesError, load_rules
 from proxy.scan import scan_text
 from tests.conftest import SAMPLE_RULES
@@ -95,7 +95,7 @@ def test_bad_rules_name_file_and_line(
         load_rules(write(tmp_path, files))
 
 
-def test_sample_catalogue_loads_and_matches(sample_index: MatchIndex) -> None:
+def test_sample_catalogue_loads_and_matches(sample_index: Matcher) -> None:
     """The embedded sample rules load, and reproducing a sample work is found."""
     cat = load_rules(SAMPLE_RULES)
     poem = next(w for w in cat.works if w.id == "poems/lighthouse-keeper")
@@ -106,12 +106,12 @@ def test_sample_catalogue_loads_and_matches(sample_index: MatchIndex) -> None:
 
 def test_allow_listed_phrase_never_triggers(tmp_path: Path) -> None:
     """A run inside an allow-listed phrase is not a finding; a longer run still is."""
-    from proxy.index_cache import load_or_build
+    from proxy.matching.engines import load_matcher
 
     policy = f'min_words = 6\n[allow]\nphrases = ["{POEM}"]\n'
     cat = load_rules(
         write(tmp_path, {"a.txt": POEM + " and then some more words follow", "policy.toml": policy})
     )
-    index, _ = load_or_build(cat, None)
+    index, _ = load_matcher(cat, None)
     assert scan_text(index, "quote: " + POEM) == []
     assert len(scan_text(index, "quote: " + POEM + " and then some more")) == 1

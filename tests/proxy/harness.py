@@ -14,17 +14,17 @@ from aiohttp import web
 
 from proxy.app import make_app, make_state
 from proxy.demo import DemoSettings, make_demo_app
-from proxy.handlers import ProxyState
-from proxy.index_cache import load_or_build
-from proxy.matching.index import MatchIndex
+from proxy.matching.engines import load_matcher
+from proxy.matching.seam import Matcher
 from proxy.rules import load_rules
 from proxy.settings import Settings
+from proxy.state import ProxyState
 from tests.conftest import SAMPLE_RULES
 
 
 @cache
-def index_for(rules: Path) -> MatchIndex:
-    return load_or_build(load_rules(rules), None)[0]
+def index_for(rules: Path) -> Matcher:
+    return load_matcher(load_rules(rules), None)[0]
 
 
 @dataclass

@@ -17,15 +17,19 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import ahocorasick
 
-from proxy.matching.catalogue import Action, Catalogue, Rule
+from proxy.matching.catalogue import Action, Catalogue
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
+from proxy.matching.seam import WorkInfo
+
+if TYPE_CHECKING:
+    from proxy.matching.aho.session import MatchSession
 
 #: Bumped whenever the compiled layout changes, so stale caches are never loaded.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _CODE_BASE = 0x100
 _MAX_POSTINGS = 256
 _WORD_CACHE_LIMIT = 200_000
@@ -35,16 +39,6 @@ def window_and_stride(min_words: int) -> tuple[int, int]:
     """Window length k and stride s with k + s - 1 == min_words (s * k smallest memory)."""
     window = max(1, (min_words + 1) // 2)
     return window, min_words - window + 1
-
-
-@dataclass(frozen=True, slots=True)
-class WorkInfo:
-    """What a finding reports about its work (the text itself is not kept)."""
-
-    id: str
-    title: str
-    collection: str
-    rule: Rule
 
 
 class MatchIndex:
@@ -138,6 +132,12 @@ class MatchIndex:
         index.allow = tuple(index.encode(index.ids_of(p)) for p in policy.allow_phrases)
         return index
 
+    def session(self, context: str | None = None) -> MatchSession:
+        """A session for one output stream (``context`` is not used by this engine yet)."""
+        from proxy.matching.aho.session import MatchSession
+
+        return MatchSession(self)
+
     # -- words -------------------------------------------------------------------------
 
     def word_ids(self, raw: str) -> tuple[int, ...]:
@@ -211,4 +211,4 @@ def _code_table(size: int) -> tuple[int, list[str]]:
     return digits, codes
 
 
-__all__ = ["FORMAT_VERSION", "MatchIndex", "WorkInfo", "window_and_stride"]
+__all__ = ["FORMAT_VERSION", "MatchIndex", "window_and_stride"]

@@ -20,11 +20,10 @@ where it is.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from proxy.matching.catalogue import Action
-from proxy.matching.index import MatchIndex
+from proxy.matching.aho.index import MatchIndex
 from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE, fold
+from proxy.matching.seam import Finding
 
 # Ids of recent output words are kept this far behind the live partial match (for the
 # backward extension of a new alignment), plus slack so trimming is amortised.
@@ -50,35 +49,6 @@ def _plain_tail(buf: str, at: int) -> bool:
 
 def _regex_tail(buf: str, at: int) -> bool:
     return TAIL_RE.fullmatch(buf, at, partial=True) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A maximal run of output words that reproduces one protected work."""
-
-    work: str
-    title: str
-    collection: str
-    action: Action
-    start: int  # output character offsets, [start, end)
-    end: int
-    words: int
-    source_start: int  # word offsets in the work, [source_start, source_end)
-    source_end: int
-
-    def as_dict(self) -> dict[str, str | int]:
-        """The finding as JSON-ready data (scan output, the ``copyguard`` object, logs)."""
-        return {
-            "work": self.work,
-            "title": self.title,
-            "collection": self.collection,
-            "action": self.action.value,
-            "start": self.start,
-            "end": self.end,
-            "words": self.words,
-            "source_start": self.source_start,
-            "source_end": self.source_end,
-        }
 
 
 class _Run:

@@ -3,31 +3,34 @@
 Compiling the gutenberg catalogue takes seconds; loading it back takes a fraction of
 that.  A cache entry is a directory written under a temporary name and renamed into
 place, so a crashed writer or a second worker never leaves a half entry behind.
+Problems with an entry are never fatal: they go to ``warn`` (the caller's logger).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import platform
 import shutil
 import tempfile
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 import ahocorasick
-import structlog
 
+from proxy.matching.aho.index import FORMAT_VERSION, MatchIndex
 from proxy.matching.catalogue import Catalogue
-from proxy.matching.index import FORMAT_VERSION, MatchIndex
 
-log = structlog.get_logger("copyguard.cache")
+#: ``warn(event, **fields)``, as a structlog logger's ``warning`` is called.
+Warn = Callable[..., object]
+_stdlib = logging.getLogger("copyguard.cache")
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "copyguard"
+def _warn_stdlib(event: str, **fields: object) -> None:
+    _stdlib.warning("%s %s", event, fields)
 
 
 def cache_key(catalogue: Catalogue) -> str:
@@ -42,7 +45,9 @@ def cache_key(catalogue: Catalogue) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
-def load_or_build(catalogue: Catalogue, cache_dir: Path | None) -> tuple[MatchIndex, bool]:
+def load_or_build(
+    catalogue: Catalogue, cache_dir: Path | None, warn: Warn = _warn_stdlib
+) -> tuple[MatchIndex, bool]:
     """The compiled index for ``catalogue`` and whether it came from the cache."""
     if cache_dir is None:
         return MatchIndex.build(catalogue), False
@@ -51,13 +56,13 @@ def load_or_build(catalogue: Catalogue, cache_dir: Path | None) -> tuple[MatchIn
         try:
             return _load(entry), True
         except Exception as e:  # a corrupt or foreign entry is rebuilt, never fatal
-            log.warning("cache_entry_unreadable", path=str(entry), error=repr(e))
+            warn("cache_entry_unreadable", path=str(entry), error=repr(e))
             shutil.rmtree(entry, ignore_errors=True)
     index = MatchIndex.build(catalogue)
     try:
         _save(index, entry)
     except OSError as e:
-        log.warning("cache_write_failed", path=str(entry), error=repr(e))
+        warn("cache_write_failed", path=str(entry), error=repr(e))
     return index, False
 
 
