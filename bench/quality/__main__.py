@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.quality.families import CONTROLS, FAMILIES, NEEDS, Transform
-from proxy.index_cache import default_cache_dir, load_or_build
-from proxy.matching.index import MatchIndex
+from proxy.matching.engines import load_matcher
 from proxy.matching.normalize import words
-from proxy.matching.session import Finding, MatchSession
+from proxy.matching.seam import Finding, Matcher
 from proxy.rules import load_rules
+from proxy.settings import default_cache_dir
 from tests.matching.corpus_text import detokenise
 
 HERE = Path(__file__).resolve().parent
@@ -86,9 +86,9 @@ class Cell:
         }
 
 
-def stream(index: MatchIndex, text: str, rng: random.Random) -> tuple[list[Finding], list[int]]:
+def stream(index: Matcher, text: str, rng: random.Random) -> tuple[list[Finding], list[int]]:
     """Feed ``text`` in small deltas; the findings and the words held back after each delta."""
-    session, found, held, i = MatchSession(index), [], [], 0
+    session, found, held, i = index.session(), [], [], 0
     while i < len(text):
         step = rng.randint(1, 8)
         found += session.feed(text[i : i + step])
@@ -138,7 +138,7 @@ class Corpus:
 
 
 def run_family(
-    index: MatchIndex, corpus: Corpus, name: str, fn: Transform, cases: int
+    index: Matcher, corpus: Corpus, name: str, fn: Transform, cases: int
 ) -> dict[int, Cell]:
     cells = {n: Cell() for n in LENGTHS}
     for n in LENGTHS:
@@ -156,7 +156,7 @@ def run_family(
     return cells
 
 
-def run_negatives(index: MatchIndex, corpus: Corpus, cases: int) -> dict[str, Cell]:
+def run_negatives(index: Matcher, corpus: Corpus, cases: int) -> dict[str, Cell]:
     out: dict[str, Cell] = {}
     rng = random.Random("clean")
     for n in LENGTHS:
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", help="run only these families")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args()
-    index, _ = load_or_build(load_rules(args.corpora / "gutenberg"), default_cache_dir())
+    index, _ = load_matcher(load_rules(args.corpora / "gutenberg"), default_cache_dir())
     corpus = Corpus(args.corpora)
     report: dict[str, Any] = {"families": {}, "negatives": {}}
     for name, fn in {**FAMILIES, **CONTROLS}.items():
