@@ -24,6 +24,7 @@ import ahocorasick
 from proxy.matching.catalogue import Action, Catalogue
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
 from proxy.matching.seam import WorkInfo
+from proxy.matching.spelling import variants
 
 if TYPE_CHECKING:
     from proxy.matching.aho.session import MatchSession
@@ -144,14 +145,21 @@ class MatchIndex:
         """Ids of one raw output word (0 for words no protected work contains)."""
         cached = self._word_cache.get(raw)
         if cached is None:
-            if len(raw) > MAX_WORD_CHARS:
-                cached = (0,)
-            else:
-                cached = tuple(self.vocab.get(w, 0) for w in fold(raw))
+            cached = (0,) if len(raw) > MAX_WORD_CHARS else self._ids_of_word(raw)
             if len(self._word_cache) >= _WORD_CACHE_LIMIT:
                 self._word_cache.clear()
             self._word_cache[raw] = cached
         return cached
+
+    def _ids_of_word(self, raw: str) -> tuple[int, ...]:
+        norms = fold(raw)
+        if len(norms) > 1 and not raw.islower():
+            # Split as camel case; but random capitals ("WhaLe") are one word: a known
+            # word read whole wins over its parts.
+            whole = fold(raw.lower())
+            if len(whole) == 1 and whole[0] in self.vocab:
+                return (self.vocab[whole[0]],)
+        return tuple(self.vocab.get(w, 0) for w in norms)
 
     def ids_of(self, text: str) -> list[int]:
         return [self.vocab.get(norm, 0) for norm, _, _ in words(text)]
@@ -194,6 +202,8 @@ def _starters(
     digits = len(codes[1]) if len(codes) > 1 else 2
     first_codes = {key[:digits] for key in postings}
     firsts = [word for word, i in vocab.items() if codes[i] in first_codes]
+    spellings = variants()  # "colou" may still become "colour", which folds to "color"
+    firsts += [v for w in firsts for v in spellings.get(w, ())]
     return frozenset(w[:n] for w in firsts for n in range(1, len(w) + 1))
 
 

@@ -22,7 +22,15 @@ from __future__ import annotations
 import re
 
 from proxy.matching.aho.index import MatchIndex
-from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE, fold
+from proxy.matching.clean import Cleaner, Piece
+from proxy.matching.normalize import (
+    CONTINUATION_RE,
+    MAX_WORD_CHARS,
+    TAIL_RE,
+    WORD_RE,
+    SpanMap,
+    fold,
+)
 from proxy.matching.seam import Finding
 
 # Ids of recent output words are kept this far behind the live partial match (for the
@@ -68,8 +76,11 @@ class MatchSession:
     def __init__(self, index: MatchIndex) -> None:
         self._index = index
         self._pending = ""  # the last, possibly unfinished word
-        self._pending_start = 0
+        self._pending_start = 0  # in cleaned text
         self._fed = 0
+        self._cleaner = Cleaner()  # the character pass, ahead of word splitting
+        self._spans = SpanMap()  # cleaned offsets back to what was fed
+        self._cfed = 0  # cleaned characters so far
         self._overlong = False  # inside a word too long to be protected
         self._n = 0  # words seen
         self._base = 0  # word number of _ids[0]
@@ -92,11 +103,11 @@ class MatchSession:
     @property
     def safe_until(self) -> int:
         """Original offset before which no text can become part of a finding."""
-        safe = self._fed
+        safe = self._cleaner.held  # text the character pass has not settled yet is held
         if self._live < self._n:
-            safe = self._starts[self._live - self._base]
+            safe = min(safe, self._starts[self._live - self._base])
         elif self._pending and not self._cannot_start(self._pending):
-            safe = self._pending_start
+            safe = min(safe, self._spans.lo(self._pending_start))
         for run in self._runs:
             safe = min(safe, run.start)
         for run, _ in self._waiting:
@@ -114,21 +125,42 @@ class MatchSession:
         Only then is it released before it ends; any other word under way is held, so a
         finding never starts inside text the client already has.
         """
-        if pending.isascii() and pending.isalnum():
-            return pending.lower() not in self._index.starters
+        starters = self._index.starters
+        if pending.isascii() and pending.isalpha():
+            low = pending.lower()
+            if pending.islower() or pending[1:].islower():
+                return low not in starters
+            # Capitals followed by a small letter split before each capital.
+            return pending.isupper() and low not in starters and low[0] not in starters
+        if any(c.isupper() or c.isdigit() or c in "-\u2010\u2011" for c in pending):
+            return False  # a camel-case or kebab split or a number may still come: hold it
         folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
-        return len(folded) == 1 and folded[0] not in self._index.starters
+        return len(folded) == 1 and folded[0] not in starters
 
     def feed(self, text: str) -> list[Finding]:
         """Take the next piece of output; return the findings settled by it."""
         if not text:
             return []
-        start = self._fed
         self._fed += len(text)
+        for piece in self._cleaner.feed(text):
+            self._take(piece)
+        return self._settle()
+
+    def _take(self, piece: Piece) -> None:
+        """Split the next piece of cleaned text into words."""
+        spans = self._spans
+        spans.add(*piece)
+        text = piece[0]
+        start = self._cfed
+        self._cfed += len(text)
+        if len(spans) > 32:
+            spans.trim(self._pending_start if self._pending else start)
+        if not text:
+            return
         if self._overlong:
             m = CONTINUATION_RE.match(text)
             if m is None or m.end() == len(text):
-                return self._settle()
+                return
             self._overlong = False
             cut = m.end()
             text, start = text[cut:], start + cut
@@ -139,7 +171,7 @@ class MatchSession:
             if not self._pending:
                 self._pending_start = start
             self._pending = buf
-            return self._settle()
+            return
         origin = start - len(self._pending)
         self._pending = ""
         size = len(buf)
@@ -149,26 +181,31 @@ class MatchSession:
             s, e = w.span()
             if e == size or (size - e < 8 and tail(buf, e)):
                 if e - s > MAX_WORD_CHARS:
-                    self._add_word((0,), origin + s, origin + e)
+                    self._word((0,), origin + s, origin + e)
                     self._overlong = True
                 else:
                     self._pending, self._pending_start = buf[s:], origin + s
                 break
             if e - s > MAX_WORD_CHARS:
-                self._add_word((0,), origin + s, origin + e)
+                self._word((0,), origin + s, origin + e)
             else:
-                self._add_word(self._index.word_ids(w.group()), origin + s, origin + e)
-        return self._settle()
+                self._word(self._index.word_ids(w.group()), origin + s, origin + e)
+
+    def _word(self, ids: tuple[int, ...], start: int, end: int) -> None:
+        """Add a word found at cleaned offsets [start, end), with its original span."""
+        self._add_word(ids, self._spans.lo(start), self._spans.hi(end - 1))
 
     def flush(self) -> list[Finding]:
         """End of stream: settle everything; afterwards all text is safe."""
+        for piece in self._cleaner.feed("", final=True):
+            self._take(piece)
         if self._pending:
             origin = self._pending_start
             for m in WORD_RE.finditer(self._pending):
                 s, e = m.span()
                 raw = m.group()
                 ids = (0,) if e - s > MAX_WORD_CHARS else self._index.word_ids(raw)
-                self._add_word(ids, origin + s, origin + e)
+                self._word(ids, origin + s, origin + e)
             self._pending = ""
         self._overlong = False
         for run in self._runs:
