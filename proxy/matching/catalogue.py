@@ -44,13 +44,24 @@ class Work:
 
 
 @dataclass(frozen=True, slots=True)
+class Boilerplate:
+    """How runs that are not a work's own are found (``[boilerplate]`` in policy.toml)."""
+
+    min_works: int = 3  # runs shared by this many works or more (0: not looked for)
+    builtin: bool = True  # compare with the standard legal language shipped with copyguard
+    corpus: str = ""  # the operator's background corpus, as named in policy.toml
+    keep: frozenset[str] = frozenset()  # works whose boilerplate stays protected
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
-    """Defaults, per-collection overrides and the allow-list."""
+    """Defaults, per-collection overrides, the allow-list and the boilerplate settings."""
 
     default: Rule = Rule()
     collections: dict[str, Rule] = field(default_factory=dict)
     allow_phrases: tuple[str, ...] = ()
     allow_works: frozenset[str] = frozenset()
+    boilerplate: Boilerplate = Boilerplate()
 
     def rule(self, collection: str) -> Rule:
         return self.collections.get(collection, self.default)
@@ -64,7 +75,13 @@ class Policy:
         """The same policy with ``min_words`` forced to ``n`` everywhere (``scan --min-words``)."""
         coll = {k: Rule(n, r.action, r.replacement) for k, r in self.collections.items()}
         d = self.default
-        return Policy(Rule(n, d.action, d.replacement), coll, self.allow_phrases, self.allow_works)
+        return Policy(
+            Rule(n, d.action, d.replacement),
+            coll,
+            self.allow_phrases,
+            self.allow_works,
+            self.boilerplate,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +91,4 @@ class Catalogue:
     works: tuple[Work, ...]
     policy: Policy
     content_hash: str
+    background: tuple[str, ...] = ()  # the operator's boilerplate corpus, text by text

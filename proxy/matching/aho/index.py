@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import ahocorasick
 
-from proxy.matching.catalogue import Action, Catalogue
+from proxy.matching.boilerplate import BoilerplateRun, builtin_corpus, mark
+from proxy.matching.catalogue import Action, Catalogue, Work
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
 from proxy.matching.seam import WorkInfo
 from proxy.matching.spelling import variants
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from proxy.matching.aho.session import MatchSession
 
 #: Bumped whenever the compiled layout changes, so stale caches are never loaded.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _CODE_BASE = 0x100
 _MAX_POSTINGS = 256
 _WORD_CACHE_LIMIT = 200_000
@@ -59,6 +60,8 @@ class MatchIndex:
         allow: tuple[str, ...],
         content_hash: str,
         starters: frozenset[str] = frozenset(),
+        boiler: bytearray | None = None,
+        boilerplate_runs: tuple[BoilerplateRun, ...] = (),
     ) -> None:
         self.vocab = vocab
         self.source = source
@@ -78,6 +81,9 @@ class MatchIndex:
         # typed that is none of these cannot start a protected run.
         self.starters = starters
         self.content_hash = content_hash
+        # 1 for each source word inside catalogue boilerplate (see proxy.matching.boilerplate)
+        self.boiler = boiler if boiler is not None else bytearray(len(source))
+        self.boilerplate_runs = boilerplate_runs
         self.digits, self.codes = _code_table(len(vocab) + 1)
         self._word_cache: dict[str, tuple[int, ...]] = {}
 
@@ -95,10 +101,13 @@ class MatchIndex:
         source = array("I", [0])
         work_starts = array("I")
         postings: dict[str, list[int]] = {}
-        for toks in tokenised:
+        all_ids = [[vocab.get(t, 0) for t in toks] for toks in tokenised]
+        marks, runs = _boilerplate(catalogue, kept, all_ids, vocab)
+        boiler = bytearray(1)
+        for ids, flags in zip(all_ids, marks, strict=True):
             start = len(source)
             work_starts.append(start)
-            ids = [vocab.get(t, 0) for t in toks]
+            boiler += flags + b"\0"
             source.extend(ids)
             source.append(0)
             for p in range(0, len(ids) - window + 1, stride):
@@ -129,6 +138,8 @@ class MatchIndex:
             allow=(),
             content_hash=catalogue.content_hash,
             starters=_starters(postings, vocab, codes),
+            boiler=boiler,
+            boilerplate_runs=tuple(runs),
         )
         index.allow = tuple(index.encode(index.ids_of(p)) for p in policy.allow_phrases)
         return index
@@ -190,9 +201,23 @@ class MatchIndex:
                 at = phrase.find(needle, at + 1)
         return False
 
+    def own_words(self, first: int, last: int) -> int:
+        """Source words [first, last] that are not boilerplate."""
+        return last - first + 1 - sum(self.boiler[first : last + 1])
+
     @property
     def word_count(self) -> int:
         return len(self.source) - len(self.works) - 1
+
+
+def _boilerplate(
+    catalogue: Catalogue, kept: list[Work], ids: list[list[int]], vocab: dict[str, int]
+) -> tuple[list[bytearray], list[BoilerplateRun]]:
+    settings = catalogue.policy.boilerplate
+    texts = [*catalogue.background, *([builtin_corpus()] if settings.builtin else [])]
+    background = [[vocab.get(norm, 0) for norm, _, _ in words(t)] for t in texts]
+    keep = [w.id in settings.keep for w in kept]
+    return mark(ids, background, settings.min_works, keep)
 
 
 def _starters(

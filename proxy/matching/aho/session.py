@@ -219,7 +219,8 @@ class MatchSession:
         out = [self._finding(run, work) for run, work in self._waiting]
         for run in self._runs:
             work = self._index.work_index(run.g0)
-            if run.last - run.first + 1 >= self._index.works[work].rule.min_words:
+            min_words = self._index.works[work].rule.min_words
+            if self._index.own_words(run.g0, run.g) >= min_words:
                 out.append(self._finding(run, work))
         return out
 
@@ -290,8 +291,9 @@ class MatchSession:
         """A run ended; keep it if it is long enough, merged with its work's neighbours."""
         index = self._index
         work = index.work_index(run.g0)
-        if run.last - run.first + 1 < index.works[work].rule.min_words:
-            return
+        min_words = index.works[work].rule.min_words
+        if run.last - run.first + 1 < min_words or index.own_words(run.g0, run.g) < min_words:
+            return  # too short, or long only with boilerplate
         if index.allowed(run.g0, run.g):
             return
         kept = []
