@@ -25,7 +25,7 @@ from proxy.matching.catalogue import (
 from proxy.matching.normalize import WORD_RE
 
 POLICY_FILE = "policy.toml"
-_RULE_KEYS = {"min_words", "action", "replacement"}
+_RULE_KEYS = {"min_words", "action", "replacement", "max_gap_words", "min_share"}
 _TOP_KEYS = _RULE_KEYS | {"collections", "allow", "boilerplate"}
 _ALLOW_KEYS = {"phrases", "works"}
 _BOILERPLATE_KEYS = {"min_works", "builtin", "corpus", "keep"}
@@ -240,4 +240,10 @@ def _rule(table: dict[str, Any], base: Rule, prefix: str, fail: Any) -> Rule:
         replacement.format(title="", work="", collection="")
     except (KeyError, IndexError, ValueError) as e:
         raise fail(f"{prefix}replacement", f"replacement template: {e!r}") from None
-    return Rule(min_words, Action(action), replacement)
+    gap = table.get("max_gap_words", base.max_gap_words)
+    if not isinstance(gap, int) or isinstance(gap, bool) or not 0 <= gap <= 5:
+        raise fail(f"{prefix}max_gap_words", "max_gap_words must be a whole number from 0 to 5")
+    share = table.get("min_share", base.min_share)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.5 <= share <= 1:
+        raise fail(f"{prefix}min_share", "min_share must be a number from 0.5 to 1")
+    return Rule(min_words, Action(action), replacement, gap, float(share))

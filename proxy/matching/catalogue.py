@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -16,6 +16,9 @@ class Action(StrEnum):
 
 
 DEFAULT_REPLACEMENT = "[…]"
+#: Exact stretches of this many words are always found when near-verbatim runs are on:
+#: short enough that an edit every 8-10 words leaves whole stretches between the edits.
+SEED_WORDS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,11 @@ class Rule:
     min_words: int = 12
     action: Action = Action.BLOCK
     replacement: str = DEFAULT_REPLACEMENT
+    # Near-verbatim runs: exact stretches of one work separated by at most this many
+    # substituted, inserted or dropped words count as one run (0: exact runs only) ...
+    max_gap_words: int = 2
+    # ... when their aligned words are at least this share of the run.
+    min_share: float = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +79,22 @@ class Policy:
         """The smallest ``min_words`` in force anywhere: the matcher is built for it."""
         return min([self.default.min_words, *(r.min_words for r in self.collections.values())])
 
+    @property
+    def seed_words(self) -> int:
+        """Length of the exact stretch the matcher is sure to find (its windows follow from it).
+
+        Exact runs only: ``min_words``.  With near-verbatim runs anywhere, stretches between
+        edits must be found, so seeds are ``SEED_WORDS`` long (or ``min_words`` if shorter).
+        """
+        rules = [self.default, *self.collections.values()]
+        if any(r.max_gap_words for r in rules):
+            return min(self.min_words, SEED_WORDS)
+        return self.min_words
+
     def with_min_words(self, n: int) -> Policy:
         """The same policy with ``min_words`` forced to ``n`` everywhere (``scan --min-words``)."""
-        coll = {k: Rule(n, r.action, r.replacement) for k, r in self.collections.items()}
-        d = self.default
-        return Policy(
-            Rule(n, d.action, d.replacement),
-            coll,
-            self.allow_phrases,
-            self.allow_works,
-            self.boilerplate,
-        )
+        coll = {k: replace(r, min_words=n) for k, r in self.collections.items()}
+        return replace(self, default=replace(self.default, min_words=n), collections=coll)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import ahocorasick
 
 from proxy.matching.boilerplate import BoilerplateRun, builtin_corpus, mark
-from proxy.matching.catalogue import Action, Catalogue, Work
+from proxy.matching.catalogue import Action, Catalogue, Rule, Work
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
 from proxy.matching.seam import WorkInfo
 from proxy.matching.spelling import variants
@@ -71,7 +71,8 @@ class MatchIndex:
         # With only annotate/log actions nothing is ever withheld, so nothing need be held.
         self.withholds = any(w.rule.action in (Action.BLOCK, Action.REDACT) for w in works)
         # The longest run any rule asks for before it counts (collections may ask for more).
-        self.max_min_words = max((w.rule.min_words for w in works), default=window + stride - 1)
+        # (A near-verbatim run may spread its min_words aligned words over more output words.)
+        self.max_min_words = max((_longest_run(w.rule) for w in works), default=window + stride - 1)
         self.automaton = automaton
         self.multi = multi
         self.window = window
@@ -95,7 +96,7 @@ class MatchIndex:
         tokenised = [[norm for norm, _, _ in words(w.text)] for w in kept]
         counts = Counter(t for toks in tokenised for t in toks if t)
         vocab = {word: i for i, (word, _) in enumerate(counts.most_common(), start=1)}
-        window, stride = window_and_stride(policy.min_words)
+        window, stride = window_and_stride(policy.seed_words)
         digits, codes = _code_table(len(vocab) + 1)
 
         source = array("I", [0])
@@ -208,6 +209,13 @@ class MatchIndex:
     @property
     def word_count(self) -> int:
         return len(self.source) - len(self.works) - 1
+
+
+def _longest_run(rule: Rule) -> int:
+    """The most output words a shortest finding under ``rule`` can spread over."""
+    if not rule.max_gap_words:
+        return rule.min_words
+    return math.ceil(rule.min_words / rule.min_share) + rule.max_gap_words
 
 
 def _boilerplate(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from proxy.matching.aho.chains import Chains, Run
 from proxy.matching.aho.index import MatchIndex
 from proxy.matching.clean import Cleaner, Piece
 from proxy.matching.normalize import (
@@ -59,17 +60,6 @@ def _regex_tail(buf: str, at: int) -> bool:
     return TAIL_RE.fullmatch(buf, at, partial=True) is not None
 
 
-class _Run:
-    """Output words aligned, one for one, with consecutive source words."""
-
-    __slots__ = ("end", "first", "g", "g0", "last", "start")
-
-    def __init__(self, g0: int, g: int, first: int, last: int, start: int, end: int) -> None:
-        self.g0, self.g = g0, g  # source positions of the first and last aligned word
-        self.first, self.last = first, last  # output word numbers
-        self.start, self.end = start, end  # output character offsets
-
-
 class MatchSession:
     """Matcher state for one output text stream (one choice, one content block, ...)."""
 
@@ -89,8 +79,9 @@ class MatchSession:
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._live = 0  # first word of the live partial match (== _n: none)
-        self._runs: list[_Run] = []
-        self._waiting: list[tuple[_Run, int]] = []  # finished runs that count, by work
+        self._runs: list[Run] = []
+        self._waiting: list[tuple[Run, int]] = []  # finished runs that count, by work
+        self._chains = Chains(index)  # near-verbatim candidates
         self._active_hits = 0
 
     # -- public --------------------------------------------------------------------------
@@ -112,12 +103,12 @@ class MatchSession:
             safe = min(safe, run.start)
         for run, _ in self._waiting:
             safe = min(safe, run.start)
-        return safe
+        return self._chains.hold(safe)
 
     @property
     def open(self) -> bool:
         """Whether any alignment is being followed or waits to be settled (else no findings)."""
-        return bool(self._runs or self._waiting)
+        return bool(self._runs or self._waiting or self._chains.items)
 
     def _cannot_start(self, pending: str) -> bool:
         """Whether a word still being typed can no longer begin any loaded window.
@@ -222,6 +213,8 @@ class MatchSession:
             min_words = self._index.works[work].rule.min_words
             if self._index.own_words(run.g0, run.g) >= min_words:
                 out.append(self._finding(run, work))
+        for segs, work in self._chains.items:
+            out += [self._finding(run, work) for run in self._chains.qualifying(segs, work)]
         return out
 
     # -- words ---------------------------------------------------------------------------
@@ -276,7 +269,7 @@ class MatchSession:
                 i -= 1
                 p -= 1
             self._runs.append(
-                _Run(p + 1, g, i + 1, last, self._starts[i + 1 - base], self._ends[last - base])
+                Run(p + 1, g, i + 1, last, self._starts[i + 1 - base], self._ends[last - base])
             )
 
     def _trim(self) -> None:
@@ -287,20 +280,28 @@ class MatchSession:
 
     # -- findings ------------------------------------------------------------------------
 
-    def _finish(self, run: _Run) -> None:
-        """A run ended; keep it if it is long enough, merged with its work's neighbours."""
+    def _finish(self, run: Run) -> None:
+        """A run ended: a finding if long enough, or a segment of a near-verbatim run."""
         index = self._index
         work = index.work_index(run.g0)
-        min_words = index.works[work].rule.min_words
+        rule = index.works[work].rule
+        if rule.max_gap_words:
+            self._chains.join(run, work, rule.max_gap_words)
+            return
+        min_words = rule.min_words
         if run.last - run.first + 1 < min_words or index.own_words(run.g0, run.g) < min_words:
             return  # too short, or long only with boilerplate
-        if index.allowed(run.g0, run.g):
+        self._keep(run, work)
+
+    def _keep(self, run: Run, work: int) -> None:
+        """A finding, merged with its work's neighbours, waits to be settled."""
+        if self._index.allowed(run.g0, run.g):
             return
         kept = []
         for other, other_work in self._waiting:
             if other_work == work and other.first <= run.last + 1 and run.first <= other.last + 1:
                 longest = run if run.last - run.first >= other.last - other.first else other
-                merged = _Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0)
+                merged = Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0)
                 merged.last, merged.start = max(run.last, other.last), min(run.start, other.start)
                 merged.end = max(run.end, other.end)
                 run = merged
@@ -309,13 +310,21 @@ class MatchSession:
         kept.append((run, work))
         self._waiting = kept
 
+    def _close_chains(self, final: bool) -> None:
+        """Chains no later segment can join: their qualifying parts become findings."""
+        for run, work in self._chains.close(self._n, self._runs, final):
+            self._keep(run, work)
+
     def _settle(self, final: bool = False) -> list[Finding]:
         """Hand out waiting findings that no later run can touch any more."""
+        self._close_chains(final)
         if not self._waiting:
             return []
         horizon = self._live - self._index.stride
         for run in self._runs:
             horizon = min(horizon, run.first)
+        for segs, _ in self._chains.items:
+            horizon = min(horizon, segs[0].first)
         out, keep = [], []
         for run, work in self._waiting:
             if final or run.last + 1 < horizon:
@@ -326,7 +335,7 @@ class MatchSession:
         out.sort(key=lambda f: f.start)
         return out
 
-    def _finding(self, run: _Run, work: int) -> Finding:
+    def _finding(self, run: Run, work: int) -> Finding:
         info = self._index.works[work]
         origin = self._index.work_starts[work]
         return Finding(
