@@ -130,6 +130,11 @@ class Chains:
             for i, j in ranges
         ]
 
+    @property
+    def busy(self) -> bool:
+        """Whether any chain is kept or waits to be settled."""
+        return bool(self.items or self._done)
+
     def close(self, n: int, runs: list[Run], final: bool) -> list[tuple[Run, int]]:
         """Settle the chains no later segment can join (all when ``final``): their findings.
 
@@ -156,13 +161,13 @@ class Chains:
     def hold(self, safe: int) -> int:
         """``safe`` lowered to where the chains must be held from.
 
-        A chain's first segments may go out while they hold at most ``min_words - stride``
-        aligned words: fewer than ``stride`` more can slip out before the next segment's
-        seed is found, so what is out never makes ``min_words`` aligned words.
+        A chain's first segments may go out while they hold at most ``min_words - stride -
+        loose`` aligned words: at most ``stride - 1 + loose`` more can slip out before the
+        next segment's seed is found, so what is out never makes ``min_words`` aligned words.
         """
         index = self._index
         for segs, work in self.items:
-            budget = index.works[work].rule.min_words - index.stride
+            budget = index.works[work].rule.min_words - index.stride - index.loose
             total = 0
             for seg in segs:
                 total += index.own_words(seg.g0, seg.g)

@@ -77,6 +77,9 @@ class MatchIndex:
         self.multi = multi
         self.window = window
         self.stride = stride
+        # 1 when a live partial match's first word may be released (see MatchSession).
+        least = min((w.rule.min_words for w in works), default=window + stride - 1)
+        self.loose = int(stride + 1 < least)
         self.allow = allow
         # Every prefix of every word that begins a loaded window: a word still being
         # typed that is none of these cannot start a protected run.

@@ -56,6 +56,12 @@ def _plain_tail(buf: str, at: int) -> bool:
     return len(rest) > 1 and rest[-1] in "nN" and not rest[:-1].strip(_ASCII_GAP)
 
 
+def _one_word(pending: str) -> bool:
+    """Whether what is typed so far of a word makes one word however it ends (no number,
+    no camel-case split inside it): then it may go out as a live match's first word."""
+    return pending.isascii() and pending.isalpha() and (pending.islower() or pending[1:].islower())
+
+
 def _regex_tail(buf: str, at: int) -> bool:
     return TAIL_RE.fullmatch(buf, at, partial=True) is not None
 
@@ -95,20 +101,32 @@ class MatchSession:
     def safe_until(self) -> int:
         """Original offset before which no text can become part of a finding."""
         safe = self._cleaner.held  # text the character pass has not settled yet is held
+        # The first word of the live partial match may go out when the stride is shorter
+        # than min_words (then fewer than min_words words of a run are out when its window
+        # completes); otherwise the live match is held from its first word.
+        loose = self._index.loose
         if self._live < self._n:
-            safe = min(safe, self._starts[self._live - self._base])
-        elif self._pending and not self._cannot_start(self._pending):
+            first = self._live + loose
+            if first < self._n:
+                safe = min(safe, self._starts[first - self._base])
+            elif self._pending:  # it would be the live match's second word
+                safe = min(safe, self._spans.lo(self._pending_start))
+        elif (
+            self._pending
+            and not (loose and _one_word(self._pending))
+            and not self._cannot_start(self._pending)
+        ):
             safe = min(safe, self._spans.lo(self._pending_start))
         for run in self._runs:
             safe = min(safe, run.start)
         for run, _ in self._waiting:
             safe = min(safe, run.start)
-        return self._chains.hold(safe)
+        return self._chains.hold(safe) if self._chains.items else safe
 
     @property
     def open(self) -> bool:
         """Whether any alignment is being followed or waits to be settled (else no findings)."""
-        return bool(self._runs or self._waiting or self._chains.items)
+        return bool(self._runs or self._waiting or self._chains.busy)
 
     def _cannot_start(self, pending: str) -> bool:
         """Whether a word still being typed can no longer begin any loaded window.
@@ -135,6 +153,12 @@ class MatchSession:
         self._fed += len(text)
         for piece in self._cleaner.feed(text):
             self._take(piece)
+        if self._pending and not self._pending[-1].isalnum():
+            # A word waiting only to see whether "'s" or "n't" follows is over when the
+            # next character, still held by the character pass, is another letter.
+            nxt = self._cleaner.next_char
+            if nxt.isalpha() and nxt not in "nN":
+                self._end_pending()
         return self._settle()
 
     def _take(self, piece: Piece) -> None:
@@ -190,7 +214,24 @@ class MatchSession:
         """End of stream: settle everything; afterwards all text is safe."""
         for piece in self._cleaner.feed("", final=True):
             self._take(piece)
-        if self._pending:
+        self._end_pending()
+        self._overlong = False
+        for run in self._runs:
+            self._finish(run)
+        self._runs = []
+        self._live = self._n
+        return self._settle(final=True)
+
+    def _end_pending(self) -> None:
+        """The word under way is over: add it."""
+        pending = self._pending
+        if pending:
+            word = pending.rstrip(_ASCII_GAP)
+            if word.isascii() and word.isalnum() and len(word) <= MAX_WORD_CHARS:
+                start = self._pending_start  # plain ASCII: the word itself, no regex
+                self._word(self._index.word_ids(word), start, start + len(word))
+                self._pending = ""
+                return
             origin = self._pending_start
             for m in WORD_RE.finditer(self._pending):
                 s, e = m.span()
@@ -198,12 +239,6 @@ class MatchSession:
                 ids = (0,) if e - s > MAX_WORD_CHARS else self._index.word_ids(raw)
                 self._word(ids, origin + s, origin + e)
             self._pending = ""
-        self._overlong = False
-        for run in self._runs:
-            self._finish(run)
-        self._runs = []
-        self._live = self._n
-        return self._settle(final=True)
 
     def open_findings(self) -> list[Finding]:
         """Runs already long enough to be findings that may still grow (for early blocking)."""
@@ -312,8 +347,9 @@ class MatchSession:
 
     def _close_chains(self, final: bool) -> None:
         """Chains no later segment can join: their qualifying parts become findings."""
-        for run, work in self._chains.close(self._n, self._runs, final):
-            self._keep(run, work)
+        if self._chains.busy:
+            for run, work in self._chains.close(self._n, self._runs, final):
+                self._keep(run, work)
 
     def _settle(self, final: bool = False) -> list[Finding]:
         """Hand out waiting findings that no later run can touch any more."""
