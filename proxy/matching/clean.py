@@ -131,10 +131,10 @@ class Cleaner:
             # Only the last character before the text can take part in a match starting in
             # it (a line break before a line number; the look-behind of a spaced letter).
             probe = self._ctx[-2:] + buf
-            m = _SCREEN.search(probe, 1)
-            if m is None:
+            hit = _SCREEN.search(probe, 1)
+            if hit is None:
                 return self._release(buf, len(buf))
-            if m.start() == len(probe) - 1 and buf[-1].isalpha():
+            if hit.start() == len(probe) - 1 and buf[-1].isalpha():
                 # Only a letter that may start a spaced-out run, at the very end: hold it.
                 return self._release(buf, len(buf) - 1)
         text = self._ctx + buf
@@ -193,10 +193,10 @@ def _unsettled(text: str, start: int) -> int:
         or unicodedata.category(text[run - 1]) in _RUN_CATEGORIES
     ):
         run -= 1
-    for m in _LONE_LETTER_RE.finditer(text, run):
-        after = text[m.end() : m.end() + 1]
+    for letter in _LONE_LETTER_RE.finditer(text, run):
+        after = text[letter.end() : letter.end() + 1]
         if after in ("", " ", ".") or not after.isalnum():  # a letter, then maybe a separator
-            candidates.append(m.start())
+            candidates.append(letter.start())
     for at in sorted(c for c in candidates if c >= start):
         m = _RULES.match(text, at, partial=True)
         if m is not None and m.partial:
