@@ -35,6 +35,8 @@ FORMAT_VERSION = 4
 _CODE_BASE = 0x100
 _MAX_POSTINGS = 256
 _WORD_CACHE_LIMIT = 200_000
+#: Unknown words this long are tried as several known words glued together.
+GLUED_WORD = 10
 
 
 def window_and_stride(min_words: int) -> tuple[int, int]:
@@ -174,7 +176,39 @@ class MatchIndex:
             whole = fold(raw.lower())
             if len(whole) == 1 and whole[0] in self.vocab:
                 return (self.vocab[whole[0]],)
-        return tuple(self.vocab.get(w, 0) for w in norms)
+        ids: list[int] = []
+        for norm in norms:
+            wid = self.vocab.get(norm, 0)
+            if not wid and len(norm) >= GLUED_WORD and norm.isascii():
+                ids += self._segment(norm) or (0,)
+            else:
+                ids.append(wid)
+        return tuple(ids)
+
+    def _segment(self, glued: str) -> tuple[int, ...]:
+        """A long unknown word read as known words glued together ("thewhitewhale"), as a
+        spaced-out line without word gaps becomes; () if it does not read so.
+
+        Fewest pieces wins; in a long one (a spaced-out run is cut every 64 letters) the
+        first and last piece may be a word cut off (unknown).
+        """
+        vocab, size = self.vocab, len(glued)
+        best: list[tuple[int, tuple[int, ...]] | None] = [None] * (size + 1)
+        best[0] = (0, ())
+        for i in range(1, size + 1):
+            for j in range(max(0, i - 24), i):
+                prev = best[j]
+                if prev is None:
+                    continue
+                piece = glued[j:i]
+                wid = vocab.get(piece, 0) if i - j > 1 or piece in "aio" else 0
+                if not wid and (size < 48 or (j and i < size)):
+                    continue
+                cost = prev[0] + (1 if wid else 2 + i - j)  # cut-off words: short ones
+                if best[i] is None or cost < best[i][0]:  # type: ignore[index]
+                    best[i] = (cost, (*prev[1], wid))
+        found = best[size]
+        return found[1] if found is not None and sum(1 for w in found[1] if w) >= 3 else ()
 
     def ids_of(self, text: str) -> list[int]:
         return [self.vocab.get(norm, 0) for norm, _, _ in words(text)]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 
 from proxy.matching.aho.chains import Chains, Run
-from proxy.matching.aho.index import MatchIndex
+from proxy.matching.aho.index import GLUED_WORD, MatchIndex
 from proxy.matching.clean import Cleaner, Piece
 from proxy.matching.normalize import (
     CONTINUATION_RE,
@@ -58,8 +58,14 @@ def _plain_tail(buf: str, at: int) -> bool:
 
 def _one_word(pending: str) -> bool:
     """Whether what is typed so far of a word makes one word however it ends (no number,
-    no camel-case split inside it): then it may go out as a live match's first word."""
-    return pending.isascii() and pending.isalpha() and (pending.islower() or pending[1:].islower())
+    no camel-case split, not long enough to be glued words): then it may go out as a live
+    match's first word."""
+    return (
+        len(pending) < GLUED_WORD - 1
+        and pending.isascii()
+        and pending.isalpha()
+        and (pending.islower() or pending[1:].islower())
+    )
 
 
 def _regex_tail(buf: str, at: int) -> bool:
@@ -135,6 +141,8 @@ class MatchSession:
         finding never starts inside text the client already has.
         """
         starters = self._index.starters
+        if len(pending) >= GLUED_WORD - 1:
+            return False  # it may turn out to be several words glued together
         if pending.isascii() and pending.isalpha():
             low = pending.lower()
             if pending.islower() or pending[1:].islower():
@@ -153,7 +161,7 @@ class MatchSession:
         self._fed += len(text)
         for piece in self._cleaner.feed(text):
             self._take(piece)
-        if self._pending and not self._pending[-1].isalnum():
+        if self._pending and self._pending[-1].isspace():
             # A word waiting only to see whether "'s" or "n't" follows is over when the
             # next character, still held by the character pass, is another letter.
             nxt = self._cleaner.next_char
