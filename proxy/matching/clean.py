@@ -112,6 +112,15 @@ class Cleaner:
         return self._at
 
     @property
+    def lone_letter(self) -> int:
+        """Length of what is held when that is only a letter standing alone, maybe with one
+        space or dot after it (which may yet start a spaced-out run); else 0."""
+        buf = self._buf
+        if 0 < len(buf) <= 2 and buf[0].isalpha() and buf[1:] in ("", " ", "."):
+            return len(buf)
+        return 0
+
+    @property
     def next_char(self) -> str:
         """The first character not released yet ("" if none): what surely comes next."""
         return self._buf[:1]

@@ -162,12 +162,13 @@ class Chains:
         """``safe`` lowered to where the chains must be held from.
 
         A chain's first segments may go out while they hold at most ``min_words - stride -
-        loose`` aligned words: at most ``stride - 1 + loose`` more can slip out before the
-        next segment's seed is found, so what is out never makes ``min_words`` aligned words.
+        3 * loose`` aligned words: at most ``stride - 1 + 3 * loose`` more can slip out
+        before the next segment's seed is found (with a short stride, a live match's first
+        words, see ``MatchIndex.loose``), so what is out never makes ``min_words`` aligned.
         """
         index = self._index
         for segs, work in self.items:
-            budget = index.works[work].rule.min_words - index.stride - index.loose
+            budget = index.works[work].rule.min_words - index.stride - 3 * index.loose
             total = 0
             for seg in segs:
                 total += index.own_words(seg.g0, seg.g)

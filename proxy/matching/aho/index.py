@@ -79,9 +79,12 @@ class MatchIndex:
         self.multi = multi
         self.window = window
         self.stride = stride
-        # 1 when a live partial match's first word may be released (see MatchSession).
+        # 1 when a live partial match's first words may be released: its first word and a
+        # word under way (at most two words: a number under 100), or a lone letter; so at
+        # most stride + 2 words of a run are out when its window completes (see
+        # MatchSession.safe_until), fewer than min_words.
         least = min((w.rule.min_words for w in works), default=window + stride - 1)
-        self.loose = int(stride + 1 < least)
+        self.loose = int(stride + 3 < least)
         self.allow = allow
         # Every prefix of every word that begins a loaded window: a word still being
         # typed that is none of these cannot start a protected run.

@@ -57,9 +57,12 @@ def _plain_tail(buf: str, at: int) -> bool:
 
 
 def _one_word(pending: str) -> bool:
-    """Whether what is typed so far of a word makes one word however it ends (no number,
-    no camel-case split, not long enough to be glued words): then it may go out as a live
-    match's first word."""
+    """Whether what is typed so far of a word makes one word (no camel-case split, not long
+    enough to be glued words), or at most two for a number under 100, when it goes out
+    now: then it may go out as a live match's first word (the margin ``loose`` needs)."""
+    pending = pending.rstrip(_ASCII_GAP)  # a word waiting for a possible "'s"
+    if pending.isdigit():
+        return pending.isascii() and len(pending) <= 2
     return (
         len(pending) < GLUED_WORD - 1
         and pending.isascii()
@@ -106,16 +109,19 @@ class MatchSession:
     @property
     def safe_until(self) -> int:
         """Original offset before which no text can become part of a finding."""
-        safe = self._cleaner.held  # text the character pass has not settled yet is held
+        # Text the character pass has not settled yet is held, except, with a short stride,
+        # a lone letter (one word at most, counted in the margin ``loose`` needs).
+        loose = self._index.loose
+        safe = self._cleaner.held + (self._cleaner.lone_letter if loose else 0)
         # The first word of the live partial match may go out when the stride is shorter
         # than min_words (then fewer than min_words words of a run are out when its window
         # completes); otherwise the live match is held from its first word.
-        loose = self._index.loose
         if self._live < self._n:
             first = self._live + loose
             if first < self._n:
                 safe = min(safe, self._starts[first - self._base])
-            elif self._pending:  # it would be the live match's second word
+            elif self._pending and not (loose and _one_word(self._pending)):
+                # it would be the live match's second word (one or two words may go out)
                 safe = min(safe, self._spans.lo(self._pending_start))
         elif (
             self._pending
@@ -141,6 +147,7 @@ class MatchSession:
         finding never starts inside text the client already has.
         """
         starters = self._index.starters
+        pending = pending.rstrip(_ASCII_GAP)  # a word waiting for a possible "'s"
         if len(pending) >= GLUED_WORD - 1:
             return False  # it may turn out to be several words glued together
         if pending.isascii() and pending.isalpha():
