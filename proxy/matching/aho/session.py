@@ -97,6 +97,8 @@ class MatchSession:
         self._runs: list[Run] = []
         self._waiting: list[tuple[Run, int]] = []  # finished runs that count, by work
         self._chains = Chains(index)  # near-verbatim candidates
+        # Runs that broke off, for the gap rule: (source position, last output word, gap)
+        self._gaps: list[tuple[int, int, int]] = []
         self._active_hits = 0
 
     # -- public --------------------------------------------------------------------------
@@ -283,7 +285,10 @@ class MatchSession:
                         kept.append(run)
                     else:
                         self._finish(run)
+                        self._gap_from(run)
                 self._runs = kept
+            if self._gaps and wid:
+                self._resync(wid, n, start, end)
             self._ids.append(wid)
             self._codes.append(index.codes[wid])
             self._starts.append(start)
@@ -305,6 +310,35 @@ class MatchSession:
                 self._hit(key, j, n)
         if self._live - self._base > index.stride + 2 * _TRIM_SLACK:
             self._trim()
+
+    def _gap_from(self, run: Run) -> None:
+        """A run of a work with the gap rule broke off: look for its continuation."""
+        work = self._index.work_index(run.g0)
+        gap = self._index.works[work].rule.max_gap_words
+        if gap:
+            self._gaps.append((run.g, run.last, gap))
+
+    def _resync(self, wid: int, n: int, start: int, end: int) -> None:
+        """Output word ``n`` may pick up a broken-off run after an edit: a new segment.
+
+        Stretches between edits too short to hold a whole window are found this way next
+        to a found one (seeds still find every stretch of seed length on their own).
+        """
+        source, keep = self._index.source, []
+        for g, last, gap in self._gaps:
+            if n - last - 1 > gap:
+                continue  # too many words since the run broke off
+            keep.append((g, last, gap))
+            for d in range(gap + 1):
+                p = g + 1 + d
+                if not source[p]:
+                    break  # the work ends
+                if source[p] == wid:
+                    if not any(run.g == p for run in self._runs):
+                        self._runs.append(Run(p, p, n, n, start, end))
+                    keep.pop()
+                    break
+        self._gaps = keep
 
     def _hit(self, key: str, first: int, last: int) -> None:
         """A whole loaded window ends at output word ``last``: align it with its sources."""
