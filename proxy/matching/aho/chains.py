@@ -82,12 +82,43 @@ def _after(prev: Run, run: Run, max_gap: int) -> Run | None:
 class Chains:
     """The near-verbatim candidates of one session: chains kept while a segment may join."""
 
-    __slots__ = ("_done", "_index", "items")
+    __slots__ = ("_done", "_index", "gaps", "items")
 
     def __init__(self, index: MatchIndex) -> None:
         self._index = index
         self.items: list[tuple[list[Run], int]] = []  # segments, work
         self._done: list[tuple[list[Run], int]] = []  # closed early to stay bounded
+        # Runs that broke off, for the gap rule: (source position, last output word, gap)
+        self.gaps: list[tuple[int, int, int]] = []
+
+    def broke(self, run: Run) -> None:
+        """A run of a work with the gap rule broke off: look for its continuation."""
+        work = self._index.work_index(run.g0)
+        gap = self._index.works[work].rule.max_gap_words
+        if gap:
+            self.gaps.append((run.g, run.last, gap))
+
+    def resync(self, wid: int, n: int, start: int, end: int, runs: list[Run]) -> None:
+        """Output word ``n`` may pick up a broken-off run after an edit: a new run in ``runs``.
+
+        Stretches between edits too short to hold a whole window are found this way next
+        to a found one (seeds still find every stretch of seed length on their own).
+        """
+        source, keep = self._index.source, []
+        for g, last, gap in self.gaps:
+            if n - last - 1 > gap:
+                continue  # too many words since the run broke off
+            keep.append((g, last, gap))
+            for d in range(gap + 1):
+                p = g + 1 + d
+                if not source[p]:
+                    break  # the work ends
+                if source[p] == wid:
+                    if not any(run.g == p for run in runs):
+                        runs.append(Run(p, p, n, n, start, end))
+                    keep.pop()
+                    break
+        self.gaps = keep
 
     def join(self, run: Run, work: int, max_gap: int) -> None:
         """Join a finished exact segment to every chain of its work it continues.

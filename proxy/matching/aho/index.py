@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import ahocorasick
 
+from proxy.matching.aho.split import GLUED_WORD
 from proxy.matching.boilerplate import BoilerplateRun, builtin_corpus, mark
 from proxy.matching.catalogue import Action, Catalogue, Rule, Work
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
@@ -35,8 +36,6 @@ FORMAT_VERSION = 4
 _CODE_BASE = 0x100
 _MAX_POSTINGS = 256
 _WORD_CACHE_LIMIT = 200_000
-#: Unknown words this long are tried as several known words glued together.
-GLUED_WORD = 10
 
 
 def window_and_stride(min_words: int) -> tuple[int, int]:

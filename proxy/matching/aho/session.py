@@ -4,30 +4,37 @@ Feed output text in pieces of any size; after each ``feed`` the session says up 
 which original offset the text is *safe* to release.  Text is held while it is (a)
 the live partial match: the longest suffix of the output's words that is a prefix of
 some loaded window, with the word still under way after it, (b) a word under way that
-could still begin a window, or (c) part of a run aligned with a protected work that
-has not ended yet, or a finding waiting to be settled.  Clean text is therefore held
-only as long as it looks like a beginning.
+could still begin a window, (c) part of a run aligned with a protected work that has
+not ended yet, or a finding waiting to be settled, (d) a near-verbatim candidate past
+its budget (``chains``), or (e) text the character pass has not settled.  Clean text is
+therefore held only as long as it looks like a beginning.
 
 Guarantee: a caller that releases only text before ``safe_until`` never releases
-``min_words`` consecutive words of a protected run.  A run of ``min_words`` words
-contains a whole loaded window starting within its first ``stride`` words; from that
-window's first word on, everything is held, so fewer than ``stride`` words of the run
-can be out before the window completes and the run is found.  A finding's ``start``
-can therefore lie before what a caller has already released; it redacts or cuts from
-where it is.
+``min_words`` aligned words of a run that counts (exact, or near-verbatim under the gap
+rule).  An exact stretch of seed length contains a whole loaded window starting within
+its first ``stride`` words; from that window's first word on everything is held (with a
+short stride, from its second word, and a word under way or a lone letter may go out
+too: ``MatchIndex.loose``), so at most ``stride + 2`` words of it can be out before the
+window completes and the run is found.  A finding's ``start`` can therefore lie before
+what a caller has already released; it redacts or cuts from where it is.
 """
 
 from __future__ import annotations
 
-import re
-
 from proxy.matching.aho.chains import Chains, Run
-from proxy.matching.aho.index import GLUED_WORD, MatchIndex
+from proxy.matching.aho.index import MatchIndex
+from proxy.matching.aho.split import (
+    ASCII_GAP,
+    GLUED_WORD,
+    PLAIN_WORD_RE,
+    one_word,
+    plain_tail,
+    regex_tail,
+)
 from proxy.matching.clean import Cleaner, Piece
 from proxy.matching.normalize import (
     CONTINUATION_RE,
     MAX_WORD_CHARS,
-    TAIL_RE,
     WORD_RE,
     SpanMap,
     fold,
@@ -37,42 +44,6 @@ from proxy.matching.seam import Finding
 # Ids of recent output words are kept this far behind the live partial match (for the
 # backward extension of a new alignment), plus slack so trimming is amortised.
 _TRIM_SLACK = 64
-
-# Plain ASCII (no apostrophe, no hyphen: most model output) is split without the ``regex``
-# engine, which costs several microseconds per call even on a few characters.  There
-# ``WORD_RE`` matches exactly the runs of ASCII letters and digits (no joined tail can
-# start without an apostrophe or hyphen), and the only ``TAIL_RE`` prefixes are
-# whitespace (before "'s") or whitespace and an "n" (before "n't").  Checked against the
-# regex path in tests/matching/test_plain_split.py.
-_PLAIN_WORD_RE = re.compile(r"[A-Za-z0-9]+")
-_ASCII_GAP = "\t\n\x0b\x0c\r "  # what TAIL_RE's gap (\s, default ignorables) is in ASCII
-
-
-def _plain_tail(buf: str, at: int) -> bool:
-    """``TAIL_RE.fullmatch(buf, at, partial=True)`` for plain ASCII ``buf``."""
-    rest = buf[at:]
-    if not rest.strip(_ASCII_GAP):
-        return True
-    return len(rest) > 1 and rest[-1] in "nN" and not rest[:-1].strip(_ASCII_GAP)
-
-
-def _one_word(pending: str) -> bool:
-    """Whether what is typed so far of a word makes one word (no camel-case split, not long
-    enough to be glued words), or at most two for a number under 100, when it goes out
-    now: then it may go out as a live match's first word (the margin ``loose`` needs)."""
-    pending = pending.rstrip(_ASCII_GAP)  # a word waiting for a possible "'s"
-    if pending.isdigit():
-        return pending.isascii() and len(pending) <= 2
-    return (
-        len(pending) < GLUED_WORD - 1
-        and pending.isascii()
-        and pending.isalpha()
-        and (pending.islower() or pending[1:].islower())
-    )
-
-
-def _regex_tail(buf: str, at: int) -> bool:
-    return TAIL_RE.fullmatch(buf, at, partial=True) is not None
 
 
 class MatchSession:
@@ -97,8 +68,6 @@ class MatchSession:
         self._runs: list[Run] = []
         self._waiting: list[tuple[Run, int]] = []  # finished runs that count, by work
         self._chains = Chains(index)  # near-verbatim candidates
-        # Runs that broke off, for the gap rule: (source position, last output word, gap)
-        self._gaps: list[tuple[int, int, int]] = []
         self._active_hits = 0
 
     # -- public --------------------------------------------------------------------------
@@ -122,12 +91,12 @@ class MatchSession:
             first = self._live + loose
             if first < self._n:
                 safe = min(safe, self._starts[first - self._base])
-            elif self._pending and not (loose and _one_word(self._pending)):
+            elif self._pending and not (loose and one_word(self._pending)):
                 # it would be the live match's second word (one or two words may go out)
                 safe = min(safe, self._spans.lo(self._pending_start))
         elif (
             self._pending
-            and not (loose and _one_word(self._pending))
+            and not (loose and one_word(self._pending))
             and not self._cannot_start(self._pending)
         ):
             safe = min(safe, self._spans.lo(self._pending_start))
@@ -149,7 +118,7 @@ class MatchSession:
         finding never starts inside text the client already has.
         """
         starters = self._index.starters
-        pending = pending.rstrip(_ASCII_GAP)  # a word waiting for a possible "'s"
+        pending = pending.rstrip(ASCII_GAP)  # a word waiting for a possible "'s"
         if len(pending) >= GLUED_WORD - 1:
             return False  # it may turn out to be several words glued together
         if pending.isascii() and pending.isalpha():
@@ -208,8 +177,8 @@ class MatchSession:
         self._pending = ""
         size = len(buf)
         plain = buf.isascii() and "'" not in buf and "-" not in buf
-        tail = _plain_tail if plain else _regex_tail
-        for w in _PLAIN_WORD_RE.finditer(buf) if plain else WORD_RE.finditer(buf):
+        tail = plain_tail if plain else regex_tail
+        for w in PLAIN_WORD_RE.finditer(buf) if plain else WORD_RE.finditer(buf):
             s, e = w.span()
             if e == size or (size - e < 8 and tail(buf, e)):
                 if e - s > MAX_WORD_CHARS:
@@ -243,7 +212,7 @@ class MatchSession:
         """The word under way is over: add it."""
         pending = self._pending
         if pending:
-            word = pending.rstrip(_ASCII_GAP)
+            word = pending.rstrip(ASCII_GAP)
             if word.isascii() and word.isalnum() and len(word) <= MAX_WORD_CHARS:
                 start = self._pending_start  # plain ASCII: the word itself, no regex
                 self._word(self._index.word_ids(word), start, start + len(word))
@@ -285,10 +254,10 @@ class MatchSession:
                         kept.append(run)
                     else:
                         self._finish(run)
-                        self._gap_from(run)
+                        self._chains.broke(run)
                 self._runs = kept
-            if self._gaps and wid:
-                self._resync(wid, n, start, end)
+            if self._chains.gaps and wid:
+                self._chains.resync(wid, n, start, end, self._runs)
             self._ids.append(wid)
             self._codes.append(index.codes[wid])
             self._starts.append(start)
@@ -310,35 +279,6 @@ class MatchSession:
                 self._hit(key, j, n)
         if self._live - self._base > index.stride + 2 * _TRIM_SLACK:
             self._trim()
-
-    def _gap_from(self, run: Run) -> None:
-        """A run of a work with the gap rule broke off: look for its continuation."""
-        work = self._index.work_index(run.g0)
-        gap = self._index.works[work].rule.max_gap_words
-        if gap:
-            self._gaps.append((run.g, run.last, gap))
-
-    def _resync(self, wid: int, n: int, start: int, end: int) -> None:
-        """Output word ``n`` may pick up a broken-off run after an edit: a new segment.
-
-        Stretches between edits too short to hold a whole window are found this way next
-        to a found one (seeds still find every stretch of seed length on their own).
-        """
-        source, keep = self._index.source, []
-        for g, last, gap in self._gaps:
-            if n - last - 1 > gap:
-                continue  # too many words since the run broke off
-            keep.append((g, last, gap))
-            for d in range(gap + 1):
-                p = g + 1 + d
-                if not source[p]:
-                    break  # the work ends
-                if source[p] == wid:
-                    if not any(run.g == p for run in self._runs):
-                        self._runs.append(Run(p, p, n, n, start, end))
-                    keep.pop()
-                    break
-        self._gaps = keep
 
     def _hit(self, key: str, first: int, last: int) -> None:
         """A whole loaded window ends at output word ``last``: align it with its sources."""
