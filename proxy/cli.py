@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -74,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         "--progress",
         action=argparse.BooleanOptionalAction,
         help="progress bar on stderr (default: on a terminal, for inputs over 1 MiB)",
+    )
+    scan.add_argument(
+        "--boilerplate",
+        action="store_true",
+        help="list the runs of the works found to be boilerplate (never findings alone)",
     )
     _cache_options(scan)
     scan.add_argument("files", nargs="*", metavar="FILE", help="files to scan ('-' or none: stdin)")
@@ -194,7 +200,7 @@ def _first_error(e: Any) -> str:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from proxy.scan import ScanOptions, run_scan
+    from proxy.scan import ScanOptions, report_boilerplate, run_scan
 
     if args.min_words is not None and not 1 <= args.min_words <= 1000:
         print("copyguard scan: --min-words must be from 1 to 1000", file=sys.stderr)
@@ -206,12 +212,14 @@ def _scan(args: argparse.Namespace) -> int:
         return 2
     if args.min_words is not None:
         policy = catalogue.policy.with_min_words(args.min_words)
-        catalogue = type(catalogue)(catalogue.works, policy, catalogue.content_hash)
+        catalogue = dataclasses.replace(catalogue, policy=policy)
     for name in args.files:
         if name != "-" and not Path(name).is_file():
             print(f"copyguard scan: {name}: no such file", file=sys.stderr)
             return 2
     index, _ = load_matcher(catalogue, None if args.no_cache else args.cache_dir)
+    if args.boilerplate:
+        return report_boilerplate(index, sys.stdout.buffer)
     options = ScanOptions(
         jsonl=args.jsonl,
         text=args.format == "text" if args.format else sys.stdout.isatty(),

@@ -160,3 +160,18 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path) -> None:
     assert len(proc.stdout.splitlines()) == 2000
     size = f.stat().st_size
     assert "scanning" in proc.stderr and f"{size / 1000:.1f}/{size / 1000:.1f} kB" in proc.stderr
+
+
+def test_boilerplate_runs_are_listed_with_their_counts(tmp_path: Path) -> None:
+    """scan --boilerplate lists each work's boilerplate run and how many works share it."""
+    notice = "printed for the members of the society of friends of the lighthouse museum"
+    for i, own in enumerate(["one keeper kept the lamp", "two keepers kept the log"]):
+        (tmp_path / f"w{i}.txt").write_text(f"{notice}. {own}.")
+    (tmp_path / "policy.toml").write_text("min_words = 6\n[boilerplate]\nmin_works = 2\n")
+    proc = scan("--rules", str(tmp_path), "--no-cache", "--boilerplate")
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 0
+    assert [(o["boilerplate"], o["words"], o["shared_by_works"]) for o in lines] == [
+        ("w0", len(notice.split()), 2),
+        ("w1", len(notice.split()), 2),
+    ]
