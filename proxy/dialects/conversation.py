@@ -99,3 +99,16 @@ def ollama_generate(payload: Mapping[str, Any]) -> Conversation:
     turns = (system,) if isinstance(system, str) and system else ()
     # raw prompts are continued as they are; templated ones are a user turn
     return Conversation(turns, (), text) if payload.get("raw") else Conversation((*turns, text))
+
+
+def gemini(payload: Mapping[str, Any]) -> Conversation:
+    """``contents`` turns (role ``model`` is the model's); a final model turn is the tail."""
+    contents = payload.get("contents")
+    items = [c for c in contents if isinstance(c, dict)] if isinstance(contents, list) else []
+    said = [
+        ("assistant" if c.get("role") == "model" else "user", _text(c.get("parts"))) for c in items
+    ]
+    tail = said.pop()[1] if said and said[-1][0] == "assistant" else ""
+    system = payload.get("systemInstruction") or payload.get("system_instruction")
+    first = _text(system.get("parts")) if isinstance(system, dict) else _text(system)
+    return _with(_split(said, tail), [first])

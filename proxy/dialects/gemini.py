@@ -17,8 +17,9 @@ from typing import Any
 
 import orjson
 
+from proxy.dialects import conversation
 from proxy.dialects._strays import Fields, check_strays
-from proxy.dialects.base import DialectError, JsonObject, TextFilter
+from proxy.dialects.base import Conversation, DialectError, JsonObject, TextFilter
 from proxy.dialects.jsonarray import AnyJsonStream, ArrayItem
 from proxy.dialects.skeleton import EventStream, JsonDialect, attach_report, load_object
 from proxy.dialects.sse import SseEvent, encode_sse
@@ -219,6 +220,9 @@ class _Gemini(JsonDialect):
 
     def rewrite(self, obj: JsonObject, guard: TextFilter) -> bool | None:
         return None if "error" in obj else _Texts(guard).apply(obj, close=True)
+
+    def conversation(self, request: Mapping[str, Any]) -> Conversation:
+        return conversation.gemini(request)
 
     def error_body(self, status: int, message: str) -> bytes:
         return orjson.dumps(_error(status, message))

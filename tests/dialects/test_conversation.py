@@ -61,8 +61,22 @@ CASES: list[tuple[str, dict[str, Any], Conversation]] = [
     ("ollama-generate", {"prompt": "p", "system": "s"}, Conversation(("s", "p"))),
     ("ollama-generate", {"prompt": "p", "raw": True}, Conversation((), (), "p")),
     ("openai-chat", {"messages": "not a list"}, Conversation()),
+    (
+        "gemini",
+        {
+            "systemInstruction": {"parts": [{"text": "sys"}]},
+            "contents": [
+                {"role": "user", "parts": [{"text": "recite"}]},
+                {"role": "model", "parts": [{"text": "so far"}]},
+                {"role": "user", "parts": [{"text": "go on"}]},
+                {"role": "model", "parts": [{"text": "prefill"}]},
+            ],
+        },
+        Conversation(("sys", "recite", "go on"), ("so far",), "prefill"),
+    ),
+    ("gemini", {"contents": [{"parts": [{"text": "hi"}]}]}, Conversation(("hi",))),
 ]
-DIALECTS = {d.name: d for d in default_dialects()}
+DIALECTS = {d.name: d for d in default_dialects()}  # Gemini's two routes share one reading
 
 
 @pytest.mark.parametrize(("name", "payload", "expected"), CASES)

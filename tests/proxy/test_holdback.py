@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from proxy.demo.answers import echo64
 from proxy.guard import ResponseGuard
 from proxy.matching.catalogue import Action
 from proxy.matching.normalize import words
@@ -72,7 +73,7 @@ def test_live_releases_lead_in_words_and_says_how_many() -> None:
 async def test_strict_holdback_over_http(start_stack: StartStack) -> None:
     """`holdback = "strict"` in the settings reaches the guard of every response."""
     stack = await start_stack(holdback="strict")
-    prompt = "echo: Well then, " + " ".join(WORK_WORDS[3:40])
+    prompt = echo64("Well then, " + " ".join(WORK_WORDS[3:40]))
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": prompt}]}
     async with (
         aiohttp.ClientSession() as s,
