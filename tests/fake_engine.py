@@ -123,6 +123,9 @@ class SubstringSession:
             out += self._add(m.group().lower(), start + m.start(), start + m.end())
         return out
 
+    def seal(self) -> None:
+        """Nothing to do: this engine has no near-verbatim runs to bridge a boundary."""
+
     def flush(self) -> list[Finding]:
         out = (
             self._add(self._pending.lower(), self._pending_start, self._fed)

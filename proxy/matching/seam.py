@@ -88,6 +88,11 @@ class Session(Protocol):
         """End of stream: settle everything; afterwards all text is safe."""
         ...
 
+    def seal(self) -> None:
+        """What was fed so far is the request (a conversation's seed): a run may go on from
+        it into what follows only exactly, never across an edit (the near-verbatim gap)."""
+        ...
+
     def open_findings(self) -> list[Finding]:
         """Runs already long enough to be findings that may still grow (for early blocking)."""
         ...

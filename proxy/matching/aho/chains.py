@@ -68,8 +68,14 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _after(prev: Run, run: Run, max_gap: int) -> Run | None:
-    """``run`` as the next segment after ``prev`` (without any overlap), or None."""
+def _after(prev: Run, run: Run, max_gap: int, barrier: int) -> Run | None:
+    """``run`` as the next segment after ``prev`` (without any overlap), or None.
+
+    No edit bridges ``barrier`` (the first output word after a seal): ``prev`` ending
+    before it and ``run`` starting at or after it never join.
+    """
+    if prev.last < barrier <= run.first:
+        return None
     out_gap, src_gap = gaps(prev, run)
     cut = max(0, -out_gap, -src_gap)  # overlapping ``prev``: only the rest counts
     if cut > run.last - run.first or out_gap + cut > max_gap or src_gap + cut > max_gap:
@@ -82,7 +88,7 @@ def _after(prev: Run, run: Run, max_gap: int) -> Run | None:
 class Chains:
     """The near-verbatim candidates of one session: chains kept while a segment may join."""
 
-    __slots__ = ("_done", "_index", "gaps", "items")
+    __slots__ = ("_done", "_index", "barrier", "gaps", "items")
 
     def __init__(self, index: MatchIndex) -> None:
         self._index = index
@@ -90,12 +96,20 @@ class Chains:
         self._done: list[tuple[list[Run], int]] = []  # closed early to stay bounded
         # Runs that broke off, for the gap rule: (source position, last output word, gap)
         self.gaps: list[tuple[int, int, int]] = []
+        # Output words before this are sealed (a conversation's request): an edit may not
+        # bridge from them, only an exact run goes on past it.
+        self.barrier = 0
+
+    def seal(self, n: int) -> None:
+        """Output words before ``n`` are sealed: no broken-off run before it is picked up."""
+        self.barrier = n
+        self.gaps = []
 
     def broke(self, run: Run) -> None:
         """A run of a work with the gap rule broke off: look for its continuation."""
         work = self._index.work_index(run.g0)
         gap = self._index.works[work].rule.max_gap_words
-        if gap:
+        if gap and run.last >= self.barrier:
             self.gaps.append((run.g, run.last, gap))
 
     def resync(self, wid: int, n: int, start: int, end: int, runs: list[Run]) -> None:
@@ -132,7 +146,7 @@ class Chains:
             if chain_work != work:
                 continue
             for k in range(len(segs) - 1, -1, -1):
-                seg = _after(segs[k], run, max_gap)
+                seg = _after(segs[k], run, max_gap, self.barrier)
                 if seg is not None:
                     if k == len(segs) - 1 and len(segs) >= MAX_SEGMENTS:
                         # Bounded: settle what the chain holds, go on from its last segment
@@ -178,9 +192,13 @@ class Chains:
         self._done = []
         for segs, work in self.items:
             reach = segs[-1].last + index.works[work].rule.max_gap_words + 1
+            sealed = segs[-1].last < self.barrier  # only a run begun before may join
             # A segment starting within the gap is found by its seed's last word.
-            joinable = n <= reach + seed or any(
-                run.first <= reach and index.work_index(run.g0) == work for run in runs
+            joinable = (n <= reach + seed and not sealed) or any(
+                run.first <= reach
+                and (run.first < self.barrier or not sealed)
+                and index.work_index(run.g0) == work
+                for run in runs
             )
             if joinable and not final:
                 keep.append((segs, work))

@@ -124,6 +124,11 @@ class MatchSession:
         """Whether any alignment is being followed or waits to be settled (else no findings)."""
         return bool(self._runs or self._waiting or self._chains.busy)
 
+    def seal(self) -> None:
+        """What was fed is the request: near-verbatim runs do not bridge into what follows."""
+        self._end_pending()
+        self._chains.seal(self._n)
+
     def _cannot_start(self, pending: str) -> bool:
         """Whether a word still being typed can no longer begin any loaded window.
 
