@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--boilerplate",
         action="store_true",
-        help="list the runs of the works found to be boilerplate (never findings alone)",
+        help="list the runs of the works found to be boilerplate (never findings alone) "
+        "instead of scanning (default: scan)",
     )
     _cache_options(scan)
     scan.add_argument("files", nargs="*", metavar="FILE", help="files to scan ('-' or none: stdin)")

@@ -4,7 +4,8 @@ The main index guarantees runs of ``min_words`` (12 by default).  Counting what 
 over many requests, and finding the protected pieces a request carries, needs runs as short as
 ``budget_min_run`` (6): the same vocabulary and source word sequence, with windows loaded for
 that length.  Its works report ``min_words = budget_min_run`` (and no gap rule) so its sessions
-find exactly those runs.  Built once per compiled index and run length (pure CPU; prewarm it off the event loop).
+find exactly those runs.  Built once per compiled index and run length (pure CPU; prewarm it
+off the event loop).
 """
 
 from __future__ import annotations
