@@ -138,6 +138,20 @@ class MatchIndex:
 
         return MatchSession(self)
 
+    def seeker(self) -> _AutomatonSeeker:
+        return _AutomatonSeeker(self)
+
+    def cannot_start(self, pending: str) -> bool:
+        """Whether a word still being typed can no longer begin any loaded window.
+
+        Only then is it released before it ends; any other word under way is held, so a
+        finding never starts inside text the client already has.
+        """
+        if pending.isascii() and pending.isalnum():
+            return pending.lower() not in self.starters
+        folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
+        return len(folded) == 1 and folded[0] not in self.starters
+
     # -- words -------------------------------------------------------------------------
 
     def word_ids(self, raw: str) -> tuple[int, ...]:
@@ -185,6 +199,33 @@ class MatchIndex:
     @property
     def word_count(self) -> int:
         return len(self.source) - len(self.works) - 1
+
+
+class _AutomatonSeeker:
+    """The live partial match as window codes, tested against the automaton's trie."""
+
+    __slots__ = ("_codes", "_index")
+
+    def __init__(self, index: MatchIndex) -> None:
+        self._index = index
+        self._codes: list[str] = []  # codes of the live partial match (at most ``window``)
+
+    def push(self, wid: int) -> tuple[int, tuple[int, ...]]:
+        codes = self._codes
+        if not wid:
+            codes.clear()
+            return 0, ()
+        index = self._index
+        codes.append(index.codes[wid])
+        match = index.automaton.match
+        while codes:
+            key = "".join(codes)
+            if match(key):
+                if len(codes) == index.window:
+                    return len(codes), index.postings(key)
+                break
+            del codes[0]
+        return len(codes), ()
 
 
 def _starters(

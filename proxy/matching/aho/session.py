@@ -20,10 +20,11 @@ where it is.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Protocol
 
-from proxy.matching.aho.index import MatchIndex
-from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE, fold
-from proxy.matching.seam import Finding
+from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE
+from proxy.matching.seam import Finding, WorkInfo
 
 # Ids of recent output words are kept this far behind the live partial match (for the
 # backward extension of a new alignment), plus slack so trimming is amortised.
@@ -51,6 +52,53 @@ def _regex_tail(buf: str, at: int) -> bool:
     return TAIL_RE.fullmatch(buf, at, partial=True) is not None
 
 
+class Seeker(Protocol):
+    """An engine's seed lookup for one stream: the live partial match over word ids."""
+
+    def push(self, wid: int) -> tuple[int, Sequence[int]]:
+        """Add the next output word (0: unknown); return the length of the longest suffix of
+        the words that is a prefix of some loaded window, and, when that suffix is a whole
+        loaded window, the source positions where it starts (else empty)."""
+        ...
+
+
+class SeedIndex(Protocol):
+    """What the run layer needs from an engine (the Aho-Corasick one, or the k-gram index)."""
+
+    @property
+    def source(self) -> Sequence[int]:
+        """The catalogue's word ids end to end (0 between works)."""
+        ...
+
+    @property
+    def work_starts(self) -> Sequence[int]: ...
+
+    @property
+    def works(self) -> Sequence[WorkInfo]:
+        """Every work in ``source`` order (``work_index`` numbers them)."""
+        ...
+
+    @property
+    def window(self) -> int: ...
+
+    @property
+    def stride(self) -> int: ...
+
+    def word_ids(self, raw: str) -> tuple[int, ...]: ...
+
+    def cannot_start(self, pending: str) -> bool:
+        """Whether a word still being typed can no longer begin any loaded window."""
+        ...
+
+    def seeker(self) -> Seeker: ...
+
+    def work_index(self, pos: int) -> int: ...
+
+    def allowed(self, first: int, last: int) -> bool:
+        """Whether source words [first, last] may be reproduced (allow-listed, withdrawn)."""
+        ...
+
+
 class _Run:
     """Output words aligned, one for one, with consecutive source words."""
 
@@ -65,8 +113,9 @@ class _Run:
 class MatchSession:
     """Matcher state for one output text stream (one choice, one content block, ...)."""
 
-    def __init__(self, index: MatchIndex) -> None:
+    def __init__(self, index: SeedIndex) -> None:
         self._index = index
+        self._seeker = index.seeker()
         self._pending = ""  # the last, possibly unfinished word
         self._pending_start = 0
         self._fed = 0
@@ -74,7 +123,6 @@ class MatchSession:
         self._n = 0  # words seen
         self._base = 0  # word number of _ids[0]
         self._ids: list[int] = []
-        self._codes: list[str] = []
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._live = 0  # first word of the live partial match (== _n: none)
@@ -95,7 +143,7 @@ class MatchSession:
         safe = self._fed
         if self._live < self._n:
             safe = self._starts[self._live - self._base]
-        elif self._pending and not self._cannot_start(self._pending):
+        elif self._pending and not self._index.cannot_start(self._pending):
             safe = self._pending_start
         for run in self._runs:
             safe = min(safe, run.start)
@@ -107,17 +155,6 @@ class MatchSession:
     def open(self) -> bool:
         """Whether any alignment is being followed or waits to be settled (else no findings)."""
         return bool(self._runs or self._waiting)
-
-    def _cannot_start(self, pending: str) -> bool:
-        """Whether a word still being typed can no longer begin any loaded window.
-
-        Only then is it released before it ends; any other word under way is held, so a
-        finding never starts inside text the client already has.
-        """
-        if pending.isascii() and pending.isalnum():
-            return pending.lower() not in self._index.starters
-        folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
-        return len(folded) == 1 and folded[0] not in self._index.starters
 
     def feed(self, text: str) -> list[Finding]:
         """Take the next piece of output; return the findings settled by it."""
@@ -204,32 +241,21 @@ class MatchSession:
                         self._finish(run)
                 self._runs = kept
             self._ids.append(wid)
-            self._codes.append(index.codes[wid])
             self._starts.append(start)
             self._ends.append(end)
             self._n = n + 1
-            if not wid:
-                self._live = n + 1
-                continue
-            match = index.automaton.match
-            j, base = self._live, self._base
-            key = ""
-            while j <= n:
-                key = "".join(self._codes[j - base :])
-                if match(key):
-                    break
-                j += 1
-            self._live = j
-            if n - j + 1 == index.window:
-                self._hit(key, j, n)
+            live, postings = self._seeker.push(wid)
+            self._live = n + 1 - live
+            if postings:
+                self._hit(postings, self._live, n)
         if self._live - self._base > index.stride + 2 * _TRIM_SLACK:
             self._trim()
 
-    def _hit(self, key: str, first: int, last: int) -> None:
+    def _hit(self, postings: Sequence[int], first: int, last: int) -> None:
         """A whole loaded window ends at output word ``last``: align it with its sources."""
         index, base = self._index, self._base
         source, ids = index.source, self._ids
-        for q in index.postings(key):
+        for q in postings:
             g = q + index.window - 1
             if any(run.g == g for run in self._runs):
                 continue  # the same alignment, already followed
@@ -244,7 +270,7 @@ class MatchSession:
     def _trim(self) -> None:
         drop = self._live - self._base - self._index.stride - _TRIM_SLACK
         if drop > 0:
-            del self._ids[:drop], self._codes[:drop], self._starts[:drop], self._ends[:drop]
+            del self._ids[:drop], self._starts[:drop], self._ends[:drop]
             self._base += drop
 
     # -- findings ------------------------------------------------------------------------
