@@ -150,7 +150,10 @@ class Seeds:
         if lo == hi:
             return []
         source, n = self.source, len(ids)
-        return [q for q in self._win_pos[lo:hi] if source[q : q + n].tolist() == ids]
+        found = [q for q in self._win_pos[lo:hi] if source[q : q + n].tolist() == ids]
+        if self.withdrawn:  # tombstoned works never start a run (nor show as open findings)
+            found = [q for q in found if self.work_index(q) not in self.withdrawn]
+        return found
 
     # -- source --------------------------------------------------------------------------
 
@@ -158,9 +161,7 @@ class Seeds:
         return bisect_right(self.work_starts, pos) - 1
 
     def allowed(self, first: int, last: int) -> bool:
-        """Whether source words [first, last] are withdrawn or within an allow-listed phrase."""
-        if self.withdrawn and self.work_index(first) in self.withdrawn:
-            return True
+        """Whether source words [first, last] lie within an allow-listed phrase."""
         if not self._allow:
             return False
         needle = tuple(self.source[first : last + 1])
