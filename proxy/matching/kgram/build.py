@@ -55,14 +55,17 @@ def plan(min_words: int, strict: bool) -> tuple[int, int]:
 
 def tokenise(texts: Sequence[str]) -> Batch:
     """One batch's words as local ids (run in a pool process)."""
-    local: dict[str, int] = {"": 0}
-    ids: list[int] = []
+    norms: list[str] = []
     lens = []
     for text in texts:
-        norms = catalogue_words(text)
-        ids.extend([local.setdefault(n, len(local)) for n in norms])
-        lens.append(len(norms))
-    return list(local), np.array(ids, dtype=np.uint32), np.array(lens, dtype=np.int64)
+        found = catalogue_words(text)
+        norms.extend(found)
+        lens.append(len(found))
+    # C-level loops only: the distinct words in order, then one lookup per word
+    vocab = list(dict.fromkeys(["", *norms]))
+    local = dict(zip(vocab, range(len(vocab)), strict=True))
+    ids = np.fromiter(map(local.__getitem__, norms), dtype=np.uint32, count=len(norms))
+    return vocab, ids, np.array(lens, dtype=np.int64)
 
 
 def tokenised_batches(
@@ -228,7 +231,7 @@ def _windows(
             hashes, where = _mix(state)[valid], pos[valid].astype(np.uint32)
             _partition(hashes, [where], parts["win"], [parts["winpos"]], shift)
             if prefixes:
-                pre = np.unique(np.concatenate([p[valid] for p in prefixes]))
+                pre = _distinct(np.concatenate([p[valid] for p in prefixes]))
                 _partition(pre, [], parts["pre"], [], shift)
             done += words
             progress("windows", done, total)
@@ -275,7 +278,7 @@ def _table(tmp: Path, name: str, *, positions: bool, progress: Progress) -> tupl
                 h, pos = h[keep], pos[keep]
             pos.tofile(tmp / f"{name}pos-{p}")
         else:
-            h = np.unique(h)
+            h = _distinct(h)
         h.tofile(tmp / f"{name}-{p}")
         total += len(h)
         progress(f"sort {name}", p + 1, count)
@@ -327,8 +330,16 @@ def _char_prefixes(starters: list[str]) -> npt.NDArray[np.uint64]:
     keys = np.fromiter(
         (xxhash.xxh3_64_intdigest(s.encode()) for s in seen), dtype=_U64, count=len(seen)
     )
-    unique: npt.NDArray[np.uint64] = np.unique(keys)
-    return unique
+    return _distinct(keys)
+
+
+def _distinct(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """``np.unique`` by sorting (numpy 2's hash-based unique is several times slower here)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    out: npt.NDArray[np.uint64] = values[np.r_[True, values[1:] != values[:-1]]]
+    return out
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:

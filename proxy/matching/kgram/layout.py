@@ -30,6 +30,9 @@ DATA_START = 4096
 _HEADER = struct.Struct("<8sIIQQQQQ")  # magic, version, reserved, size, meta at/len, sums
 _ALIGN = 64
 _READ_CHUNK = 8 << 20
+# Files whose sections this process has checksummed, by (device, inode, mtime, size): the
+# command line checks an index before serving it, and serving must not pay for it twice.
+_verified: set[tuple[int, int, int, int]] = set()
 
 
 class IndexFileError(OSError):
@@ -150,8 +153,11 @@ def _open(path: Path, fd: int, verify: bool) -> IndexFile:
     raw = os.pread(fd, meta_len, meta_at)
     if meta_at + meta_len != size or xxhash.xxh3_64_intdigest(raw) != meta_sum:
         raise IndexFileError(f"{path}: corrupt index (metadata checksum mismatch)")
-    if verify and _data_sum(fd, meta_at) != data_sum:
-        raise IndexFileError(f"{path}: corrupt index (data checksum mismatch)")
+    identity = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+    if verify and identity not in _verified:
+        if _data_sum(fd, meta_at) != data_sum:
+            raise IndexFileError(f"{path}: corrupt index (data checksum mismatch)")
+        _verified.add(identity)
     try:
         meta = json.loads(raw)
         for at, length, _ in meta["sections"].values():
@@ -172,7 +178,7 @@ def _data_sum(fd: int, end: int) -> int:
     while at < end:
         n = os.preadv(fd, [view[: min(_READ_CHUNK, end - at)]], at)
         if n <= 0:
-            raise IndexFileError("index file shrank while being read")
+            raise IndexFileError("corrupt index (the file shrank while being read)")
         digest.update(view[:n])
         at += n
     return digest.intdigest()

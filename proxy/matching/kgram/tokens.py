@@ -31,11 +31,15 @@ def catalogue_words(text: str) -> list[str]:
         if not piece.isascii():
             out.extend(norm for norm, _, _ in words(piece))
             continue
-        for raw in _ASCII_WORD.findall(piece):
-            if len(raw) > MAX_WORD_CHARS:
-                out.append("")
-            elif raw.isalnum():
-                out.append(raw.lower())
-            else:
-                out.append(_JOINERS.sub("", raw).lower())
+        # lower first (ASCII: the same spans match), so most words need no work of their own
+        out.extend(
+            [
+                raw if raw.isalnum() and len(raw) <= MAX_WORD_CHARS else _joined(raw)
+                for raw in _ASCII_WORD.findall(piece.lower())
+            ]
+        )
     return out
+
+
+def _joined(raw: str) -> str:
+    return "" if len(raw) > MAX_WORD_CHARS else _JOINERS.sub("", raw)
