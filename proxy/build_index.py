@@ -7,6 +7,7 @@ interrupted build leaves the previous index, if any, in place; rerun it to finis
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sys
 import time
@@ -14,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from proxy.matching.catalogue import Catalogue, Policy
+import numpy as np
+
+from proxy.matching.catalogue import Catalogue
 from proxy.matching.engines import withdrawn_ids
 from proxy.matching.kgram.build import Batch, Progress, build_index, tokenised_batches
 from proxy.matching.kgram.engine import Seeds, policy_from_json, work_words
@@ -83,6 +86,7 @@ def build_from_rules(
             out,
             strict=strict,
             progress=report,
+            background=catalogue.background,
         )
     finally:
         if isinstance(report, ProgressReport):
@@ -107,8 +111,6 @@ def merge(
     vocab = [""] + _vocab_words(base)
 
     def batches() -> Iterator[Batch]:
-        import numpy as np
-
         for first in range(0, len(keep), 4096):
             chunk = keep[first : first + 4096]
             ids = [np.frombuffer(work_words(base, i), dtype=np.uint32) for i in chunk]
@@ -119,19 +121,23 @@ def merge(
     policy = policy_from_json(base.meta["policy"])
     if delta is not None:
         merged = {**policy.collections, **delta.policy.collections}
-        policy = Policy(
-            policy.default,
-            merged,
-            policy.allow_phrases + delta.policy.allow_phrases,
-            frozenset(),
-        )
+        phrases = policy.allow_phrases + delta.policy.allow_phrases
+        policy = dataclasses.replace(policy, collections=merged, allow_phrases=phrases)
     works = [(base.works[i].id, base.works[i].title, base.works[i].collection) for i in keep]
     works += [(w.id, w.display_title, w.collection) for w in added]
     parts = [base.meta["content_hash"], delta.content_hash if delta else "", *sorted(gone)]
     digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    seen = np.frombuffer(base.file.view("bp_seen"), dtype=np.uint64)
     try:
         return build_index(
-            batches(), works, policy, digest, out, strict=base.meta["strict"], progress=report
+            batches(),
+            works,
+            policy,
+            digest,
+            out,
+            strict=base.meta["strict"],
+            progress=report,
+            seen=seen,
         )
     finally:
         if isinstance(report, ProgressReport):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -33,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--jsonl", action="store_true", help='inputs are {"id","text"} lines')
     scan.add_argument("--cache-dir", type=Path, default=default_cache_dir())
     scan.add_argument("--no-cache", action="store_true", help="always compile the rules")
+    scan.add_argument(
+        "--boilerplate",
+        action="store_true",
+        help="list the runs of the works found to be boilerplate (never findings alone)",
+    )
     scan.add_argument("files", nargs="*", metavar="FILE", help="files to scan ('-': stdin)")
 
     serve = sub.add_parser("serve", help="run the proxy (settings also from COPYGUARD_* env)")
@@ -117,7 +123,7 @@ def _first_error(e: Any) -> str:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from proxy.scan import run_scan
+    from proxy.scan import report_boilerplate, run_scan
 
     if args.min_words is not None and not 1 <= args.min_words <= 1000:
         print("copyguard scan: --min-words must be from 1 to 1000", file=sys.stderr)
@@ -135,7 +141,7 @@ def _scan(args: argparse.Namespace) -> int:
         return 2
     if args.min_words is not None and catalogue is not None:
         policy = catalogue.policy.with_min_words(args.min_words)
-        catalogue = type(catalogue)(catalogue.works, policy, catalogue.content_hash)
+        catalogue = dataclasses.replace(catalogue, policy=policy)
     for name in args.files:
         if name != "-" and not Path(name).is_file():
             print(f"copyguard scan: {name}: no such file", file=sys.stderr)
@@ -147,6 +153,8 @@ def _scan(args: argparse.Namespace) -> int:
     except IndexFileError as e:
         print(f"copyguard scan: {e}", file=sys.stderr)
         return 2
+    if args.boilerplate:
+        return report_boilerplate(index, sys.stdout.buffer)
     return run_scan(index, args.files, args.jsonl, sys.stdout.buffer)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from proxy.matching.boilerplate import BoilerplateRun
 from proxy.matching.catalogue import Action, Rule
 
 
@@ -110,6 +111,11 @@ class Matcher(Protocol):
     @property
     def word_count(self) -> int:
         """Protected words in force."""
+        ...
+
+    @property
+    def boilerplate_runs(self) -> tuple[BoilerplateRun, ...]:
+        """Runs of the works marked as boilerplate at build time (never findings alone)."""
         ...
 
     @property

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from proxy.matching.catalogue import Action, Catalogue, Policy, Rule, Work
+from proxy.matching.catalogue import Action, Boilerplate, Catalogue, Policy, Rule, Work
 from proxy.matching.seam import Matcher, scan_once
 from proxy.rules import load_rules
 from tests.conftest import GUTENBERG, SPEECHES, need_corpora
@@ -25,8 +25,9 @@ VOCAB = ["the", "sea", "was", "calm", "and", "grey", "o'er", "don't", "Ship", "Å
 def catalogue_and_output(draw: st.DrawFn) -> tuple[Catalogue, list[str]]:
     """A few works over a tiny vocabulary (so windows repeat), and output cut into pieces."""
     n_works = draw(st.integers(1, 4))
+    shared = " ".join(draw(st.lists(st.sampled_from(VOCAB), min_size=8, max_size=12)))
     texts = [
-        " ".join(draw(st.lists(st.sampled_from(VOCAB), min_size=1, max_size=80)))
+        " ".join(draw(st.lists(st.sampled_from([*VOCAB, shared]), min_size=1, max_size=80)))
         for _ in range(n_works)
     ]
     min_words = draw(st.integers(1, 9))
@@ -35,18 +36,29 @@ def catalogue_and_output(draw: st.DrawFn) -> tuple[Catalogue, list[str]]:
         Work(id=f"w{i}", text=t, collection=draw(st.sampled_from(["", "c"])))
         for i, t in enumerate(texts)
     )
-    collections = {"c": Rule(min_words + draw(st.integers(0, 3)), action)}
+    gap = draw(st.integers(0, 3))  # near-verbatim runs (0: exact runs only)
+    share = draw(st.sampled_from([0.6, 0.8, 1.0]))
+    collections = {"c": Rule(min_words + draw(st.integers(0, 3)), action, max_gap_words=gap)}
     allow = tuple(draw(st.lists(st.sampled_from(texts), max_size=1)))
     phrases = tuple(" ".join(t.split()[2:9]) for t in allow)
-    policy = Policy(Rule(min_words, action), collections, phrases)
+    boiler = Boilerplate(min_works=draw(st.sampled_from([0, 2, 3])), builtin=draw(st.booleans()))
+    default = Rule(min_words, action, max_gap_words=gap, min_share=share)
+    policy = Policy(default, collections, phrases, boilerplate=boiler)
     parts = []
     for _ in range(draw(st.integers(1, 5))):
         if draw(st.booleans()):
             src = draw(st.sampled_from(texts)).split()
             at = draw(st.integers(0, len(src) - 1))
             parts.extend(src[at : at + draw(st.integers(1, 40))])
-        else:
+        elif draw(st.booleans()):
             parts.extend(draw(st.lists(st.sampled_from([*VOCAB, "cat", "zz"]), max_size=10)))
+        else:  # a protected stretch with a word changed, dropped or put in: near-verbatim
+            src = draw(st.sampled_from(texts)).split()
+            at = draw(st.integers(0, len(src) - 1))
+            run = src[at : at + draw(st.integers(5, 30))]
+            edit = draw(st.integers(0, len(run)))
+            run[edit:edit] = draw(st.lists(st.sampled_from(["cat", "zz"]), max_size=2))
+            parts.extend(run)
     text = draw(st.sampled_from([" ", "\n", ", "])).join(parts)
     cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=12)))
     pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
@@ -63,6 +75,7 @@ def test_generated_catalogues_answer_the_same(case: tuple[Catalogue, list[str]])
         assert transcript(kgram, pieces) == transcript(aho, pieces)
         assert kgram.word_count == aho.word_count
         assert kgram.max_min_words == aho.max_min_words
+        assert kgram.boilerplate_runs == aho.boilerplate_runs
 
 
 @cache

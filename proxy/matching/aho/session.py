@@ -20,10 +20,19 @@ where it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from proxy.matching.normalize import CONTINUATION_RE, MAX_WORD_CHARS, TAIL_RE, WORD_RE
+from proxy.matching.aho.chains import Chains, Run
+from proxy.matching.clean import Cleaner, Piece
+from proxy.matching.normalize import (
+    CONTINUATION_RE,
+    MAX_WORD_CHARS,
+    TAIL_RE,
+    WORD_RE,
+    SpanMap,
+    fold,
+)
 from proxy.matching.seam import Finding, WorkInfo
 
 # Ids of recent output words are kept this far behind the live partial match (for the
@@ -86,8 +95,8 @@ class SeedIndex(Protocol):
 
     def word_ids(self, raw: str) -> tuple[int, ...]: ...
 
-    def cannot_start(self, pending: str) -> bool:
-        """Whether a word still being typed can no longer begin any loaded window."""
+    def starts_word(self, prefix: str) -> bool:
+        """Whether some word that begins a loaded window begins with ``prefix``."""
         ...
 
     def seeker(self) -> Seeker: ...
@@ -95,19 +104,30 @@ class SeedIndex(Protocol):
     def work_index(self, pos: int) -> int: ...
 
     def allowed(self, first: int, last: int) -> bool:
-        """Whether source words [first, last] may be reproduced (allow-listed, withdrawn)."""
+        """Whether source words [first, last] lie within an allow-listed phrase."""
+        ...
+
+    def own_words(self, first: int, last: int) -> int:
+        """Source words [first, last] that are not boilerplate."""
         ...
 
 
-class _Run:
-    """Output words aligned, one for one, with consecutive source words."""
+def cannot_start(pending: str, starts_word: Callable[[str], bool]) -> bool:
+    """Whether a word still being typed can no longer begin any loaded window.
 
-    __slots__ = ("end", "first", "g", "g0", "last", "start")
-
-    def __init__(self, g0: int, g: int, first: int, last: int, start: int, end: int) -> None:
-        self.g0, self.g = g0, g  # source positions of the first and last aligned word
-        self.first, self.last = first, last  # output word numbers
-        self.start, self.end = start, end  # output character offsets
+    Only then is it released before it ends; any other word under way is held, so a
+    finding never starts inside text the client already has.
+    """
+    if pending.isascii() and pending.isalpha():
+        low = pending.lower()
+        if pending.islower() or pending[1:].islower():
+            return not starts_word(low)
+        # Capitals followed by a small letter split before each capital.
+        return pending.isupper() and not starts_word(low) and not starts_word(low[0])
+    if any(c.isupper() or c.isdigit() or c in "-\u2010\u2011" for c in pending):
+        return False  # a camel-case or kebab split or a number may still come: hold it
+    folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
+    return len(folded) == 1 and not starts_word(folded[0])
 
 
 class MatchSession:
@@ -117,8 +137,11 @@ class MatchSession:
         self._index = index
         self._seeker = index.seeker()
         self._pending = ""  # the last, possibly unfinished word
-        self._pending_start = 0
+        self._pending_start = 0  # in cleaned text
         self._fed = 0
+        self._cleaner = Cleaner()  # the character pass, ahead of word splitting
+        self._spans = SpanMap()  # cleaned offsets back to what was fed
+        self._cfed = 0  # cleaned characters so far
         self._overlong = False  # inside a word too long to be protected
         self._n = 0  # words seen
         self._base = 0  # word number of _ids[0]
@@ -126,8 +149,9 @@ class MatchSession:
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._live = 0  # first word of the live partial match (== _n: none)
-        self._runs: list[_Run] = []
-        self._waiting: list[tuple[_Run, int]] = []  # finished runs that count, by work
+        self._runs: list[Run] = []
+        self._waiting: list[tuple[Run, int]] = []  # finished runs that count, by work
+        self._chains = Chains(index)  # near-verbatim candidates
         self._active_hits = 0
 
     # -- public --------------------------------------------------------------------------
@@ -140,32 +164,46 @@ class MatchSession:
     @property
     def safe_until(self) -> int:
         """Original offset before which no text can become part of a finding."""
-        safe = self._fed
+        safe = self._cleaner.held  # text the character pass has not settled yet is held
         if self._live < self._n:
-            safe = self._starts[self._live - self._base]
-        elif self._pending and not self._index.cannot_start(self._pending):
-            safe = self._pending_start
+            safe = min(safe, self._starts[self._live - self._base])
+        elif self._pending and not cannot_start(self._pending, self._index.starts_word):
+            safe = min(safe, self._spans.lo(self._pending_start))
         for run in self._runs:
             safe = min(safe, run.start)
         for run, _ in self._waiting:
             safe = min(safe, run.start)
-        return safe
+        return self._chains.hold(safe)
 
     @property
     def open(self) -> bool:
         """Whether any alignment is being followed or waits to be settled (else no findings)."""
-        return bool(self._runs or self._waiting)
+        return bool(self._runs or self._waiting or self._chains.items)
 
     def feed(self, text: str) -> list[Finding]:
         """Take the next piece of output; return the findings settled by it."""
         if not text:
             return []
-        start = self._fed
         self._fed += len(text)
+        for piece in self._cleaner.feed(text):
+            self._take(piece)
+        return self._settle()
+
+    def _take(self, piece: Piece) -> None:
+        """Split the next piece of cleaned text into words."""
+        spans = self._spans
+        spans.add(*piece)
+        text = piece[0]
+        start = self._cfed
+        self._cfed += len(text)
+        if len(spans) > 32:
+            spans.trim(self._pending_start if self._pending else start)
+        if not text:
+            return
         if self._overlong:
             m = CONTINUATION_RE.match(text)
             if m is None or m.end() == len(text):
-                return self._settle()
+                return
             self._overlong = False
             cut = m.end()
             text, start = text[cut:], start + cut
@@ -176,7 +214,7 @@ class MatchSession:
             if not self._pending:
                 self._pending_start = start
             self._pending = buf
-            return self._settle()
+            return
         origin = start - len(self._pending)
         self._pending = ""
         size = len(buf)
@@ -186,26 +224,31 @@ class MatchSession:
             s, e = w.span()
             if e == size or (size - e < 8 and tail(buf, e)):
                 if e - s > MAX_WORD_CHARS:
-                    self._add_word((0,), origin + s, origin + e)
+                    self._word((0,), origin + s, origin + e)
                     self._overlong = True
                 else:
                     self._pending, self._pending_start = buf[s:], origin + s
                 break
             if e - s > MAX_WORD_CHARS:
-                self._add_word((0,), origin + s, origin + e)
+                self._word((0,), origin + s, origin + e)
             else:
-                self._add_word(self._index.word_ids(w.group()), origin + s, origin + e)
-        return self._settle()
+                self._word(self._index.word_ids(w.group()), origin + s, origin + e)
+
+    def _word(self, ids: tuple[int, ...], start: int, end: int) -> None:
+        """Add a word found at cleaned offsets [start, end), with its original span."""
+        self._add_word(ids, self._spans.lo(start), self._spans.hi(end - 1))
 
     def flush(self) -> list[Finding]:
         """End of stream: settle everything; afterwards all text is safe."""
+        for piece in self._cleaner.feed("", final=True):
+            self._take(piece)
         if self._pending:
             origin = self._pending_start
             for m in WORD_RE.finditer(self._pending):
                 s, e = m.span()
                 raw = m.group()
                 ids = (0,) if e - s > MAX_WORD_CHARS else self._index.word_ids(raw)
-                self._add_word(ids, origin + s, origin + e)
+                self._word(ids, origin + s, origin + e)
             self._pending = ""
         self._overlong = False
         for run in self._runs:
@@ -219,8 +262,11 @@ class MatchSession:
         out = [self._finding(run, work) for run, work in self._waiting]
         for run in self._runs:
             work = self._index.work_index(run.g0)
-            if run.last - run.first + 1 >= self._index.works[work].rule.min_words:
+            min_words = self._index.works[work].rule.min_words
+            if self._index.own_words(run.g0, run.g) >= min_words:
                 out.append(self._finding(run, work))
+        for segs, work in self._chains.items:
+            out += [self._finding(run, work) for run in self._chains.qualifying(segs, work)]
         return out
 
     # -- words ---------------------------------------------------------------------------
@@ -264,7 +310,7 @@ class MatchSession:
                 i -= 1
                 p -= 1
             self._runs.append(
-                _Run(p + 1, g, i + 1, last, self._starts[i + 1 - base], self._ends[last - base])
+                Run(p + 1, g, i + 1, last, self._starts[i + 1 - base], self._ends[last - base])
             )
 
     def _trim(self) -> None:
@@ -275,19 +321,28 @@ class MatchSession:
 
     # -- findings ------------------------------------------------------------------------
 
-    def _finish(self, run: _Run) -> None:
-        """A run ended; keep it if it is long enough, merged with its work's neighbours."""
+    def _finish(self, run: Run) -> None:
+        """A run ended: a finding if long enough, or a segment of a near-verbatim run."""
         index = self._index
         work = index.work_index(run.g0)
-        if run.last - run.first + 1 < index.works[work].rule.min_words:
+        rule = index.works[work].rule
+        if rule.max_gap_words:
+            self._chains.join(run, work, rule.max_gap_words)
             return
-        if index.allowed(run.g0, run.g):
+        min_words = rule.min_words
+        if run.last - run.first + 1 < min_words or index.own_words(run.g0, run.g) < min_words:
+            return  # too short, or long only with boilerplate
+        self._keep(run, work)
+
+    def _keep(self, run: Run, work: int) -> None:
+        """A finding, merged with its work's neighbours, waits to be settled."""
+        if self._index.allowed(run.g0, run.g):
             return
         kept = []
         for other, other_work in self._waiting:
             if other_work == work and other.first <= run.last + 1 and run.first <= other.last + 1:
                 longest = run if run.last - run.first >= other.last - other.first else other
-                merged = _Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0)
+                merged = Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0)
                 merged.last, merged.start = max(run.last, other.last), min(run.start, other.start)
                 merged.end = max(run.end, other.end)
                 run = merged
@@ -296,13 +351,21 @@ class MatchSession:
         kept.append((run, work))
         self._waiting = kept
 
+    def _close_chains(self, final: bool) -> None:
+        """Chains no later segment can join: their qualifying parts become findings."""
+        for run, work in self._chains.close(self._n, self._runs, final):
+            self._keep(run, work)
+
     def _settle(self, final: bool = False) -> list[Finding]:
         """Hand out waiting findings that no later run can touch any more."""
+        self._close_chains(final)
         if not self._waiting:
             return []
         horizon = self._live - self._index.stride
         for run in self._runs:
             horizon = min(horizon, run.first)
+        for segs, _ in self._chains.items:
+            horizon = min(horizon, segs[0].first)
         out, keep = [], []
         for run, work in self._waiting:
             if final or run.last + 1 < horizon:
@@ -313,7 +376,7 @@ class MatchSession:
         out.sort(key=lambda f: f.start)
         return out
 
-    def _finding(self, run: _Run, work: int) -> Finding:
+    def _finding(self, run: Run, work: int) -> Finding:
         info = self._index.works[work]
         origin = self._index.work_starts[work]
         return Finding(

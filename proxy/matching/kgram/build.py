@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -26,10 +27,13 @@ import numpy.typing as npt
 import xxhash
 
 from proxy.matching.aho.index import window_and_stride
-from proxy.matching.catalogue import Policy, Work
+from proxy.matching.boilerplate import builtin_corpus
+from proxy.matching.catalogue import Policy, Rule, Work
+from proxy.matching.kgram import boiler
 from proxy.matching.kgram.hashing import PRIME, SEED, table_bits
 from proxy.matching.kgram.layout import FORMAT_VERSION, IndexWriter
 from proxy.matching.kgram.tokens import catalogue_words
+from proxy.matching.spelling import variants
 
 #: ``progress(phase, done, total)``; called often, cheap to ignore.
 Progress = Callable[[str, int, int], None]
@@ -48,9 +52,9 @@ def _none(phase: str, done: int, total: int) -> None:
     pass
 
 
-def plan(min_words: int, strict: bool) -> tuple[int, int]:
+def plan(policy: Policy, strict: bool) -> tuple[int, int]:
     """Window and stride: the automaton engine's, or every position (``strict``)."""
-    return (min_words, 1) if strict else window_and_stride(min_words)
+    return (policy.seed_words, 1) if strict else window_and_stride(policy.seed_words)
 
 
 def tokenise(texts: Sequence[str]) -> Batch:
@@ -106,9 +110,15 @@ def build_index(
     *,
     strict: bool = False,
     progress: Progress = _none,
+    background: Sequence[str] = (),
+    seen: npt.NDArray[np.uint64] | None = None,
 ) -> dict[str, Any]:
-    """Write the index of ``works`` (id, title, collection; words from ``batches``) to ``out``."""
-    window, stride = plan(policy.min_words, strict)
+    """Write the index of ``works`` (id, title, collection; words from ``batches``) to ``out``.
+
+    ``background``: the operator's boilerplate corpus; ``seen``: its run hashes instead
+    (what a merge takes over from the base).
+    """
+    window, stride = plan(policy, strict)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
@@ -117,10 +127,22 @@ def build_index(
             raise ValueError(f"{len(works)} works but {len(starts)} word lists")
         source = np.memmap(tmp / "source", dtype=np.uint32, mode="r")
         starter = _windows(source, starts, lens, window, stride, tmp, len(vocab), progress)
+        settings = policy.boilerplate
+        if seen is None:
+            texts = [*background, *([builtin_corpus()] if settings.builtin else [])]
+            ids = [[vocab.get(n, 0) for n in catalogue_words(t)] for t in texts]
+            seen = boiler.background_hashes(ids, _mix)
+        keep = {i for i, w in enumerate(works) if w[0] in settings.keep}
+        bp_start, bp_end, bp_runs = boiler.mark(
+            source, starts, lens, seen, settings.min_works, keep, tmp, _mix
+        )
+        progress("boilerplate", 1, 1)
         win_bits, win_count = _table(tmp, "win", positions=True, progress=progress)
         pre_bits, pre_count = _table(tmp, "pre", positions=False, progress=progress)
         words = list(vocab)
-        chars = _char_prefixes([words[i - 1] for i in np.flatnonzero(starter) if i])
+        firsts = [words[i - 1] for i in np.flatnonzero(starter) if i]
+        spellings = variants()  # "colou" may still become "colour", which folds to "color"
+        chars = _char_prefixes(firsts + [v for w in firsts for v in spellings.get(w, ())])
         writer = IndexWriter(out)
         try:
             writer.add("source", "I", _file_chunks(tmp / "source"))
@@ -130,6 +152,9 @@ def build_index(
             for name in ("win_dir", "win_fp", "win_pos", "pre_dir", "pre_fp"):
                 writer.add(name, "I", _file_chunks(tmp / name))
             writer.add("chr_keys", "Q", chars.tobytes())
+            writer.add("bp_start", "I", bp_start.tobytes())
+            writer.add("bp_end", "I", bp_end.tobytes())
+            writer.add("bp_seen", "Q", seen.tobytes())
             # unknown words drop out of a phrase, as in the automaton engine (their code is "")
             allow_ids = [
                 [i for i in (vocab.get(n, 0) for n in catalogue_words(p)) if i]
@@ -150,6 +175,9 @@ def build_index(
                 "works": [list(w) for w in works],
                 "policy": policy_to_json(policy),
                 "allow_ids": allow_ids,
+                "boilerplate_runs": [
+                    [r.work, r.start, r.end, r.works, r.background] for r in bp_runs
+                ],
             }
             progress("write", 1, 1)
             size = writer.commit(meta)
@@ -349,12 +377,16 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 
 def policy_to_json(policy: Policy) -> dict[str, Any]:
-    def rule(r: Any) -> dict[str, Any]:
-        return {"min_words": r.min_words, "action": r.action.value, "replacement": r.replacement}
-
+    """The policy as JSON (every field of every rule; ``engine.policy_from_json`` reads it)."""
+    bp = policy.boilerplate
     return {
-        "default": rule(policy.default),
-        "collections": {k: rule(v) for k, v in policy.collections.items()},
+        "default": _rule(policy.default),
+        "collections": {k: _rule(v) for k, v in policy.collections.items()},
         "allow_phrases": list(policy.allow_phrases),
         "allow_works": sorted(policy.allow_works),
+        "boilerplate": {**dataclasses.asdict(bp), "keep": sorted(bp.keep)},
     }
+
+
+def _rule(rule: Rule) -> dict[str, Any]:
+    return {**dataclasses.asdict(rule), "action": rule.action.value}

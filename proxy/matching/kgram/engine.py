@@ -32,25 +32,31 @@ from typing import Any
 
 import xxhash
 
+from proxy.matching.aho.index import ids_of_word, longest_run
 from proxy.matching.aho.session import MatchSession
-from proxy.matching.catalogue import Action, Policy, Rule
+from proxy.matching.boilerplate import BoilerplateRun
+from proxy.matching.catalogue import Action, Boilerplate, Policy, Rule
 from proxy.matching.kgram.hashing import SEED, Table, mix, run_state, step
 from proxy.matching.kgram.layout import IndexFile
-from proxy.matching.normalize import MAX_WORD_CHARS, fold
+from proxy.matching.normalize import MAX_WORD_CHARS
 from proxy.matching.seam import WorkInfo
 
 _CACHE_LIMIT = 200_000
 
 
 def policy_from_json(doc: dict[str, Any]) -> Policy:
-    def rule(r: dict[str, Any]) -> Rule:
-        return Rule(int(r["min_words"]), Action(r["action"]), str(r["replacement"]))
+    """The policy ``build.policy_to_json`` wrote."""
 
+    def rule(r: dict[str, Any]) -> Rule:
+        return Rule(**{**r, "action": Action(r["action"])})
+
+    bp = doc["boilerplate"]
     return Policy(
         rule(doc["default"]),
         {k: rule(v) for k, v in doc["collections"].items()},
         tuple(doc["allow_phrases"]),
         frozenset(doc["allow_works"]),
+        Boilerplate(**{**bp, "keep": frozenset(bp["keep"])}),
     )
 
 
@@ -78,6 +84,7 @@ class Seeds:
         self._win_pos = file.view("win_pos")
         self._prefixes = Table(file.view("pre_dir"), file.view("pre_fp"), meta["pre_bits"])
         self._allow = [tuple(ids) for ids in meta["allow_ids"]]
+        self._bp_start, self._bp_end = file.view("bp_start"), file.view("bp_end")
         self._word_cache: dict[str, tuple[int, ...]] = {}
         self._prefix_cache: dict[int, bool] = {}
 
@@ -90,10 +97,7 @@ class Seeds:
         """Ids of one raw output word (0 for words no protected work contains)."""
         cached = self._word_cache.get(raw)
         if cached is None:
-            if len(raw) > MAX_WORD_CHARS:
-                cached = (0,)
-            else:
-                cached = tuple(self.word_id(w) for w in fold(raw))
+            cached = (0,) if len(raw) > MAX_WORD_CHARS else ids_of_word(raw, self.word_id)
             if len(self._word_cache) >= _CACHE_LIMIT:
                 self._word_cache.clear()
             self._word_cache[raw] = cached
@@ -112,12 +116,9 @@ class Seeds:
             i += 1
         return 0
 
-    def cannot_start(self, pending: str) -> bool:
-        """Whether a word still being typed can no longer begin any loaded window."""
-        if pending.isascii() and pending.isalnum():
-            return not self._char_prefix(pending.lower())
-        folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
-        return len(folded) == 1 and not self._char_prefix(folded[0])
+    def starts_word(self, prefix: str) -> bool:
+        """Whether some word that begins a loaded window begins with ``prefix``."""
+        return self._char_prefix(prefix)
 
     def _char_prefix(self, text: str) -> bool:
         h = xxhash.xxh3_64_intdigest(text.encode())
@@ -159,6 +160,16 @@ class Seeds:
 
     def work_index(self, pos: int) -> int:
         return bisect_right(self.work_starts, pos) - 1
+
+    def own_words(self, first: int, last: int) -> int:
+        """Source words [first, last] that are not boilerplate."""
+        total = last - first + 1
+        ends, starts = self._bp_end, self._bp_start
+        i = bisect_right(ends, first)
+        while i < len(starts) and starts[i] <= last:
+            total -= min(ends[i], last + 1) - max(starts[i], first)
+            i += 1
+        return total
 
     def allowed(self, first: int, last: int) -> bool:
         """Whether source words [first, last] lie within an allow-listed phrase."""
@@ -231,7 +242,15 @@ class KgramMatcher:
         self.withholds = any(w.rule.action in (Action.BLOCK, Action.REDACT) for w in self.works)
         window, stride = meta["window"], meta["stride"]
         self.max_min_words = max(
-            (w.rule.min_words for w in self.works), default=window + stride - 1
+            (longest_run(w.rule) for w in self.works), default=window + stride - 1
+        )
+        number = {
+            i: n for n, i in enumerate(i for i in range(len(self.seeds.works)) if i not in numbers)
+        }
+        self.boilerplate_runs = tuple(
+            BoilerplateRun(number[w], s, e, n, bool(b))
+            for w, s, e, n, b in meta["boilerplate_runs"]
+            if w in number
         )
         tag = ",".join(sorted(withdrawn & {w.id for w in self.seeds.works}))
         self.content_hash: str = meta["content_hash"] + (f"-{tag}" if tag else "")

@@ -7,6 +7,7 @@ A reload builds a new ``Layered`` and swaps it in whole, so streams in flight ke
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +26,11 @@ class Layered:
         self.max_min_words = max(p.max_min_words for p in parts)
         joined = "\0".join(p.content_hash for p in parts)
         self.content_hash = hashlib.sha256(joined.encode()).hexdigest()
+        runs, offset = [], 0
+        for p in parts:  # a run names its work by number in ``works``: shift each part's
+            runs += [dataclasses.replace(r, work=r.work + offset) for r in p.boilerplate_runs]
+            offset += len(p.works)
+        self.boilerplate_runs = tuple(runs)
 
     def session(self, context: str | None = None) -> LayeredSession:
         return LayeredSession([p.session(context) for p in self.parts])
