@@ -124,12 +124,20 @@ def mark(
         for k in range(SHINGLE):
             np.maximum.at(flags, pos - lo + k, count)
         edges = np.flatnonzero(np.diff(np.r_[0, (flags > 0).astype(np.int8), 0]))
-        for s, e in zip(edges[::2] + lo, edges[1::2] + lo, strict=True):
-            work = int(np.searchsorted(ws, s, side="right") - 1)
-            most = int(flags[s - lo : e - lo].max())
-            runs.append(BoilerplateRun(work, int(s - ws[work]), int(e - ws[work]), most, most <= 1))
-            flag_s.append(np.array([s]))
-            flag_e.append(np.array([e]))
+        s_rel, e_rel = edges[::2], edges[1::2]
+        most = np.maximum.reduceat(flags, s_rel)  # each stretch starts a reduction segment
+        s_abs = s_rel + lo
+        work = np.searchsorted(ws, s_abs, side="right") - 1
+        for w, a, b, m in zip(
+            work.tolist(),
+            (s_abs - ws[work]).tolist(),
+            (e_rel + lo - ws[work]).tolist(),
+            most.tolist(),
+            strict=True,
+        ):
+            runs.append(BoilerplateRun(w, a, b, m, m <= 1))
+        flag_s.append(s_abs)
+        flag_e.append(e_rel + lo)
     if not flag_s:
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.uint32), runs
     return (
