@@ -9,18 +9,20 @@ prefixes of window-starting words.  A lookup is a bucket directory read and a C 
 over a memoryview (``hashing.Table``); a hit is checked word for word against ``source``,
 so a hash collision can only hold text back a little longer, never make a finding.
 
-Why this structure (measured on this machine, 2 cores shared, load 6-8; 5 M Zipf tokens):
+Why this structure (measured on this machine, 2 cores shared, load 6-9; 5 M Zipf tokens):
 
 - tokengrams (MIT, Rust suffix table, memory-mapped): builds in 5.3 s, ``contains`` 16.6 us
   a query from Python, and its table alone is 8 B a token (12 B a word with the tokens);
 - pydivsufsort (MIT): an int32 suffix array in 3.7 s (8 B a word with the tokens), but a
   prefix search needs a binary search over it, 67 us a query in Python;
 - numpy ``searchsorted``: 1.9 us for a batch of 8 sorted keys, but a single Python-int
-  query costs ~1 ms (the array is converted);
-- this table: 0.41 us a probe from Python with no compiled code of ours, about 1.1-1.6
-  entries per sampled window (12 B: fingerprint, position, directory), so the whole index
-  stays near 8-9 B a catalogue word (see docs/benchmarks.md), and the per-word path is a
-  few probes, most of them answered from a small per-process cache.
+  query costs ~1 ms (the array is converted), and the live partial match is one query
+  per word that depends on the last answer, so batching per delta gains little;
+- this table: 0.41 us a probe from Python with no compiled code of ours (the bisect is C),
+  about 10 B per loaded window (fingerprint, position, directory share), so the file is
+  7.6-9 B a catalogue word in all (docs/benchmarks.md), and per-delta CPU on clean text is
+  1.1-1.2 times the automaton engine's: the per-word path is one to three probes, most of
+  them answered from a small per-process cache.
 infini-gram was not used: its licence was non-commercial up to 2.2 and is unclear since.
 """
 
