@@ -44,8 +44,10 @@ _RULES = regex.compile(
     |(?P<eol>(?<=\p{L}\p{M}*)[-\u00ad\u2010][\ \t]*\r?\n[\ \t]*(?=\p{L}))
     |(?P<line>(?<=\n)[\ \t]*[\[(]?[0-9]{1,6}[.:)\]]?(?=[\ \t|]|\r?\n))
     |(?P<cell>\|[\ \t]*[0-9]{1,6}(?=[\ \t]*\|))
-    |(?P<letters>(?<![\p{L}\p{N}\p{M}'.]\p{DI}*)\p{L}[\p{M}\p{DI}]*(?P<sep>\.\ |[.\ ])
-        \p{L}[\p{M}\p{DI}]*(?:(?P=sep)\p{L}[\p{M}\p{DI}]*){0,62}(?(?=\.[^\p{L}\p{N}]|\.$)\.)
+    |(?P<letters>(?<![\p{L}\p{N}\p{M}'.]\p{DI}*)
+        (?:\p{L}[\p{M}\p{DI}]*(?:\ \p{L}[\p{M}\p{DI}]*(?!\.\p{L})){1,63}
+        |\p{L}[\p{M}\p{DI}]*(?P<sep>\.\ |\.)\p{L}[\p{M}\p{DI}]*(?:(?P=sep)\p{L}[\p{M}\p{DI}]*){0,62}
+            (?(?=\.[^\p{L}\p{N}]|\.$)\.))
         (?!\p{DI}*[\p{L}\p{N}\p{M}]))
     """,
     regex.V0 | regex.VERBOSE,
@@ -109,18 +111,43 @@ class Cleaner:
         """Raw offset from which text is not released yet."""
         return self._at
 
+    @property
+    def lone_letter(self) -> int:
+        """Length of what is held when that is only a letter standing alone, maybe with one
+        space or dot after it (which may yet start a spaced-out run); else 0."""
+        buf = self._buf
+        if 0 < len(buf) <= 2 and buf[0].isalpha() and buf[1:] in ("", " ", "."):
+            return len(buf)
+        return 0
+
+    @property
+    def next_char(self) -> str:
+        """The first character not released yet ("" if none): what surely comes next."""
+        return self._buf[:1]
+
+    def _release(self, buf: str, upto: int) -> list[Piece]:
+        """Release ``buf[:upto]`` unchanged and hold the rest."""
+        at = self._at
+        self._at += upto
+        self._ctx = (self._ctx + buf[:upto])[-_CONTEXT:]
+        self._buf = buf[upto:]
+        return [(buf[:upto], at, at + upto, True)] if upto else []
+
     def feed(self, raw: str, final: bool = False) -> list[Piece]:
         """Take raw text; return the pieces of output that can no longer change."""
         if not raw.isascii() or "`" in raw:
             raw = raw.translate(letter_table())
-        # Only the last character before new text can take part in a match starting in it
-        # (a line break before a line number; the look-behind of a spaced letter).
-        if not self._buf and raw and _SCREEN.search(self._ctx[-2:] + raw, 1) is None:
-            at = self._at
-            self._at += len(raw)
-            self._ctx = (self._ctx + raw)[-_CONTEXT:]
-            return [(raw, at, at + len(raw), True)]
         buf = self._buf + raw
+        if buf and not final:
+            # Only the last character before the text can take part in a match starting in
+            # it (a line break before a line number; the look-behind of a spaced letter).
+            probe = self._ctx[-2:] + buf
+            hit = _SCREEN.search(probe, 1)
+            if hit is None:
+                return self._release(buf, len(buf))
+            if hit.start() == len(probe) - 1 and buf[-1].isalpha():
+                # Only a letter that may start a spaced-out run, at the very end: hold it.
+                return self._release(buf, len(buf) - 1)
         text = self._ctx + buf
         skip = len(self._ctx)
         out: list[Piece] = []
@@ -149,7 +176,7 @@ class Cleaner:
 
 # How far back from the end a match that is still unfinished can begin, per rule.
 _REACH = {"<": 300, "&": 42, "\u202e": 520, "-": 24, "\u00ad": 24, "\u2010": 24, "\n": 14}
-_RUN_TAIL_RE = regex.compile(r"[\p{L}\p{M}\p{DI}. ]{1,140}\Z")
+_RUN_CATEGORIES = frozenset({"Mn", "Mc", "Me", "Cf"})  # marks and format characters
 _LONE_LETTER_RE = regex.compile(r"(?<![\p{L}\p{N}\p{M}'.]\p{DI}*)\p{L}")
 
 
@@ -169,9 +196,18 @@ def _unsettled(text: str, start: int) -> int:
     cell = text.rfind("|", max(start, size - 14))
     if cell >= 0:
         candidates.append(cell)
-    run = _RUN_TAIL_RE.search(text, max(start, size - 140))
-    if run is not None:
-        candidates += [m.start() for m in _LONE_LETTER_RE.finditer(text, run.start())]
+    run = size  # the trailing stretch of letters, spaces and dots a run could lie in
+    low = max(start, size - 140)
+    while run > low and (
+        text[run - 1] in " ."
+        or text[run - 1].isalpha()
+        or unicodedata.category(text[run - 1]) in _RUN_CATEGORIES
+    ):
+        run -= 1
+    for letter in _LONE_LETTER_RE.finditer(text, run):
+        after = text[letter.end() : letter.end() + 1]
+        if after in ("", " ", ".") or not after.isalnum():  # a letter, then maybe a separator
+            candidates.append(letter.start())
     for at in sorted(c for c in candidates if c >= start):
         m = _RULES.match(text, at, partial=True)
         if m is not None and m.partial:

@@ -196,6 +196,9 @@ class SpanMap:
         self.size += len(text)
 
     def _find(self, at: int) -> int:
+        last = len(self._clean) - 1
+        if at >= self._clean[last]:  # the usual case: a word in the newest piece
+            return last
         return bisect.bisect_right(self._clean, at) - 1
 
     def lo(self, at: int) -> int:

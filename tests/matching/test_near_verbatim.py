@@ -42,7 +42,9 @@ def found(index: Matcher, words: list[str]) -> bool:
         ("three dropped", [], False),
         ("two inserted", [MIDDLE[0], "purple", "engines", *MIDDLE[1:]], True),
         ("three inserted", [MIDDLE[0], *OTHER[:3], *MIDDLE[1:]], False),
-        ("two substituted, two inserted", [*OTHER[:2], MIDDLE[2], *OTHER[2:4]], False),
+        # two edits, one aligned word, two edits: 19 aligned of 23 (share 0.83) still counts
+        ("two substituted, two inserted", [*OTHER[:2], MIDDLE[2], *OTHER[2:4]], True),
+        ("three substituted, two inserted", [*OTHER[:3], MIDDLE[2], *OTHER[3:5]], False),
     ],
 )
 def test_gap_rule_edges(tmp_path: Path, label: str, middle: list[str], caught: bool) -> None:

@@ -22,6 +22,9 @@ SEED = min(MIN_WORDS, SEED_WORDS)  # exact stretches the gap rule joins are sure
 MAX_GAP = Rule().max_gap_words
 BOOKS = ["austen-persuasion", "carroll-alice", "blake-poems"]
 ODD = ["e\u0301", "👩\u200d💻", "日本語", "\u00ad", "\u200b", "ﬁ", "’", "\r\n", "—"]
+# Forms the character pass and the word folds rewrite (split invariance must hold there too).
+ODD += ["and-thou-lt", "was-the", "theWhiteWhale", "t h e", "b.e.e.n", "<b>", "&#110;", "\n12\t"]
+ODD += ["\u202eeht\u202c", "pre-\nfer", "21st", "colour", "ⓣⓗⓔ", "don´t", "| 3 |", "ТНЕ"]
 
 
 @cache

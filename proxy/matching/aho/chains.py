@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from proxy.matching.aho.session import SeedIndex
+    from proxy.matching.aho.seeds import SeedIndex
 
 
 #: Bounds on what one session keeps (a chain's qualifying parts are O(segments^2)).
@@ -82,12 +82,43 @@ def _after(prev: Run, run: Run, max_gap: int) -> Run | None:
 class Chains:
     """The near-verbatim candidates of one session: chains kept while a segment may join."""
 
-    __slots__ = ("_done", "_index", "items")
+    __slots__ = ("_done", "_index", "gaps", "items")
 
     def __init__(self, index: SeedIndex) -> None:
         self._index = index
         self.items: list[tuple[list[Run], int]] = []  # segments, work
         self._done: list[tuple[list[Run], int]] = []  # closed early to stay bounded
+        # Runs that broke off, for the gap rule: (source position, last output word, gap)
+        self.gaps: list[tuple[int, int, int]] = []
+
+    def broke(self, run: Run) -> None:
+        """A run of a work with the gap rule broke off: look for its continuation."""
+        work = self._index.work_index(run.g0)
+        gap = self._index.works[work].rule.max_gap_words
+        if gap:
+            self.gaps.append((run.g, run.last, gap))
+
+    def resync(self, wid: int, n: int, start: int, end: int, runs: list[Run]) -> None:
+        """Output word ``n`` may pick up a broken-off run after an edit: a new run in ``runs``.
+
+        Stretches between edits too short to hold a whole window are found this way next
+        to a found one (seeds still find every stretch of seed length on their own).
+        """
+        source, keep = self._index.source, []
+        for g, last, gap in self.gaps:
+            if n - last - 1 > gap:
+                continue  # too many words since the run broke off
+            keep.append((g, last, gap))
+            for d in range(gap + 1):
+                p = g + 1 + d
+                if not source[p]:
+                    break  # the work ends
+                if source[p] == wid:
+                    if not any(run.g == p for run in runs):
+                        runs.append(Run(p, p, n, n, start, end))
+                    keep.pop()
+                    break
+        self.gaps = keep
 
     def join(self, run: Run, work: int, max_gap: int) -> None:
         """Join a finished exact segment to every chain of its work it continues.
@@ -130,6 +161,11 @@ class Chains:
             for i, j in ranges
         ]
 
+    @property
+    def busy(self) -> bool:
+        """Whether any chain is kept or waits to be settled."""
+        return bool(self.items or self._done)
+
     def close(self, n: int, runs: list[Run], final: bool) -> list[tuple[Run, int]]:
         """Settle the chains no later segment can join (all when ``final``): their findings.
 
@@ -156,13 +192,14 @@ class Chains:
     def hold(self, safe: int) -> int:
         """``safe`` lowered to where the chains must be held from.
 
-        A chain's first segments may go out while they hold at most ``min_words - stride``
-        aligned words: fewer than ``stride`` more can slip out before the next segment's
-        seed is found, so what is out never makes ``min_words`` aligned words.
+        A chain's first segments may go out while they hold at most ``min_words - stride -
+        3 * loose`` aligned words: at most ``stride - 1 + 3 * loose`` more can slip out
+        before the next segment's seed is found (with a short stride, a live match's first
+        words, see ``MatchIndex.loose``), so what is out never makes ``min_words`` aligned.
         """
         index = self._index
         for segs, work in self.items:
-            budget = index.works[work].rule.min_words - index.stride
+            budget = index.works[work].rule.min_words - index.stride - 3 * index.loose
             total = 0
             for seg in segs:
                 total += index.own_words(seg.g0, seg.g)

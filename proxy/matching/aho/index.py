@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import ahocorasick
 
+from proxy.matching.aho.split import GLUED_WORD
 from proxy.matching.boilerplate import BoilerplateRun, builtin_corpus, mark
 from proxy.matching.catalogue import Action, Catalogue, Rule, Work
 from proxy.matching.normalize import MAX_WORD_CHARS, fold, words
@@ -77,6 +78,12 @@ class MatchIndex:
         self.multi = multi
         self.window = window
         self.stride = stride
+        # 1 when a live partial match's first words may be released: its first word and a
+        # word under way (at most two words: a number under 100), or a lone letter; so at
+        # most stride + 2 words of a run are out when its window completes (see
+        # MatchSession.safe_until), fewer than min_words.
+        least = min((w.rule.min_words for w in works), default=window + stride - 1)
+        self.loose = int(stride + 3 < least)
         self.allow = allow
         # Every prefix of every word that begins a loaded window: a word still being
         # typed that is none of these cannot start a protected run.
@@ -222,7 +229,40 @@ def ids_of_word(raw: str, lookup: Callable[[str], int]) -> tuple[int, ...]:
         whole = fold(raw.lower())
         if len(whole) == 1 and (wid := lookup(whole[0])):
             return (wid,)
-    return tuple(lookup(w) for w in norms)
+    ids: list[int] = []
+    for norm in norms:
+        wid = lookup(norm)
+        if not wid and len(norm) >= GLUED_WORD and norm.isascii():
+            ids += segment(norm, lookup) or (0,)
+        else:
+            ids.append(wid)
+    return tuple(ids)
+
+
+def segment(glued: str, lookup: Callable[[str], int]) -> tuple[int, ...]:
+    """A long unknown word read as known words glued together ("thewhitewhale"), as a
+    spaced-out line without word gaps becomes; () if it does not read so.
+
+    Fewest pieces wins; in a long one (a spaced-out run is cut every 64 letters) the
+    first and last piece may be a word cut off (unknown).
+    """
+    size = len(glued)
+    best: list[tuple[int, tuple[int, ...]] | None] = [None] * (size + 1)
+    best[0] = (0, ())
+    for i in range(1, size + 1):
+        for j in range(max(0, i - 24), i):
+            prev = best[j]
+            if prev is None:
+                continue
+            piece = glued[j:i]
+            wid = lookup(piece) if i - j > 1 or piece in "aio" else 0
+            if not wid and (size < 48 or (j and i < size)):
+                continue
+            cost = prev[0] + (1 if wid else 2 + i - j)  # cut-off words: short ones
+            if best[i] is None or cost < best[i][0]:  # type: ignore[index]
+                best[i] = (cost, (*prev[1], wid))
+    found = best[size]
+    return found[1] if found is not None and sum(1 for w in found[1] if w) >= 3 else ()
 
 
 class _AutomatonSeeker:

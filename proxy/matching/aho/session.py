@@ -4,130 +4,46 @@ Feed output text in pieces of any size; after each ``feed`` the session says up 
 which original offset the text is *safe* to release.  Text is held while it is (a)
 the live partial match: the longest suffix of the output's words that is a prefix of
 some loaded window, with the word still under way after it, (b) a word under way that
-could still begin a window, or (c) part of a run aligned with a protected work that
-has not ended yet, or a finding waiting to be settled.  Clean text is therefore held
-only as long as it looks like a beginning.
+could still begin a window, (c) part of a run aligned with a protected work that has
+not ended yet, or a finding waiting to be settled, (d) a near-verbatim candidate past
+its budget (``chains``), or (e) text the character pass has not settled.  Clean text is
+therefore held only as long as it looks like a beginning.
 
 Guarantee: a caller that releases only text before ``safe_until`` never releases
-``min_words`` consecutive words of a protected run.  A run of ``min_words`` words
-contains a whole loaded window starting within its first ``stride`` words; from that
-window's first word on, everything is held, so fewer than ``stride`` words of the run
-can be out before the window completes and the run is found.  A finding's ``start``
-can therefore lie before what a caller has already released; it redacts or cuts from
-where it is.
+``min_words`` aligned words of a run that counts (exact, or near-verbatim under the gap
+rule).  An exact stretch of seed length contains a whole loaded window starting within
+its first ``stride`` words; from that window's first word on everything is held (with a
+short stride, from its second word, and a word under way or a lone letter may go out
+too: ``MatchIndex.loose``), so at most ``stride + 2`` words of it can be out before the
+window completes and the run is found.  A finding's ``start`` can therefore lie before
+what a caller has already released; it redacts or cuts from where it is.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
 from proxy.matching.aho.chains import Chains, Run
+from proxy.matching.aho.seeds import SeedIndex, cannot_start
+from proxy.matching.aho.split import (
+    ASCII_GAP,
+    PLAIN_WORD_RE,
+    one_word,
+    plain_tail,
+    regex_tail,
+)
 from proxy.matching.clean import Cleaner, Piece
 from proxy.matching.normalize import (
     CONTINUATION_RE,
     MAX_WORD_CHARS,
-    TAIL_RE,
     WORD_RE,
     SpanMap,
-    fold,
 )
-from proxy.matching.seam import Finding, WorkInfo
+from proxy.matching.seam import Finding
 
 # Ids of recent output words are kept this far behind the live partial match (for the
 # backward extension of a new alignment), plus slack so trimming is amortised.
 _TRIM_SLACK = 64
-
-# Plain ASCII (no apostrophe, no hyphen: most model output) is split without the ``regex``
-# engine, which costs several microseconds per call even on a few characters.  There
-# ``WORD_RE`` matches exactly the runs of ASCII letters and digits (no joined tail can
-# start without an apostrophe or hyphen), and the only ``TAIL_RE`` prefixes are
-# whitespace (before "'s") or whitespace and an "n" (before "n't").  Checked against the
-# regex path in tests/matching/test_plain_split.py.
-_PLAIN_WORD_RE = re.compile(r"[A-Za-z0-9]+")
-_ASCII_GAP = "\t\n\x0b\x0c\r "  # what TAIL_RE's gap (\s, default ignorables) is in ASCII
-
-
-def _plain_tail(buf: str, at: int) -> bool:
-    """``TAIL_RE.fullmatch(buf, at, partial=True)`` for plain ASCII ``buf``."""
-    rest = buf[at:]
-    if not rest.strip(_ASCII_GAP):
-        return True
-    return len(rest) > 1 and rest[-1] in "nN" and not rest[:-1].strip(_ASCII_GAP)
-
-
-def _regex_tail(buf: str, at: int) -> bool:
-    return TAIL_RE.fullmatch(buf, at, partial=True) is not None
-
-
-class Seeker(Protocol):
-    """An engine's seed lookup for one stream: the live partial match over word ids."""
-
-    def push(self, wid: int) -> tuple[int, Sequence[int]]:
-        """Add the next output word (0: unknown); return the length of the longest suffix of
-        the words that is a prefix of some loaded window, and, when that suffix is a whole
-        loaded window, the source positions where it starts (else empty)."""
-        ...
-
-
-class SeedIndex(Protocol):
-    """What the run layer needs from an engine (the Aho-Corasick one, or the k-gram index)."""
-
-    @property
-    def source(self) -> Sequence[int]:
-        """The catalogue's word ids end to end (0 between works)."""
-        ...
-
-    @property
-    def work_starts(self) -> Sequence[int]: ...
-
-    @property
-    def works(self) -> Sequence[WorkInfo]:
-        """Every work in ``source`` order (``work_index`` numbers them)."""
-        ...
-
-    @property
-    def window(self) -> int: ...
-
-    @property
-    def stride(self) -> int: ...
-
-    def word_ids(self, raw: str) -> tuple[int, ...]: ...
-
-    def starts_word(self, prefix: str) -> bool:
-        """Whether some word that begins a loaded window begins with ``prefix``."""
-        ...
-
-    def seeker(self) -> Seeker: ...
-
-    def work_index(self, pos: int) -> int: ...
-
-    def allowed(self, first: int, last: int) -> bool:
-        """Whether source words [first, last] lie within an allow-listed phrase."""
-        ...
-
-    def own_words(self, first: int, last: int) -> int:
-        """Source words [first, last] that are not boilerplate."""
-        ...
-
-
-def cannot_start(pending: str, starts_word: Callable[[str], bool]) -> bool:
-    """Whether a word still being typed can no longer begin any loaded window.
-
-    Only then is it released before it ends; any other word under way is held, so a
-    finding never starts inside text the client already has.
-    """
-    if pending.isascii() and pending.isalpha():
-        low = pending.lower()
-        if pending.islower() or pending[1:].islower():
-            return not starts_word(low)
-        # Capitals followed by a small letter split before each capital.
-        return pending.isupper() and not starts_word(low) and not starts_word(low[0])
-    if any(c.isupper() or c.isdigit() or c in "-\u2010\u2011" for c in pending):
-        return False  # a camel-case or kebab split or a number may still come: hold it
-    folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
-    return len(folded) == 1 and not starts_word(folded[0])
 
 
 class MatchSession:
@@ -164,21 +80,36 @@ class MatchSession:
     @property
     def safe_until(self) -> int:
         """Original offset before which no text can become part of a finding."""
-        safe = self._cleaner.held  # text the character pass has not settled yet is held
+        # Text the character pass has not settled yet is held, except, with a short stride,
+        # a lone letter (one word at most, counted in the margin ``loose`` needs).
+        loose = self._index.loose
+        safe = self._cleaner.held + (self._cleaner.lone_letter if loose else 0)
+        # The first word of the live partial match may go out when the stride is shorter
+        # than min_words (then fewer than min_words words of a run are out when its window
+        # completes); otherwise the live match is held from its first word.
         if self._live < self._n:
-            safe = min(safe, self._starts[self._live - self._base])
-        elif self._pending and not cannot_start(self._pending, self._index.starts_word):
+            first = self._live + loose
+            if first < self._n:
+                safe = min(safe, self._starts[first - self._base])
+            elif self._pending and not (loose and one_word(self._pending)):
+                # it would be the live match's second word (one or two words may go out)
+                safe = min(safe, self._spans.lo(self._pending_start))
+        elif (
+            self._pending
+            and not (loose and one_word(self._pending))
+            and not cannot_start(self._pending, self._index.starts_word)
+        ):
             safe = min(safe, self._spans.lo(self._pending_start))
         for run in self._runs:
             safe = min(safe, run.start)
         for run, _ in self._waiting:
             safe = min(safe, run.start)
-        return self._chains.hold(safe)
+        return self._chains.hold(safe) if self._chains.items else safe
 
     @property
     def open(self) -> bool:
         """Whether any alignment is being followed or waits to be settled (else no findings)."""
-        return bool(self._runs or self._waiting or self._chains.items)
+        return bool(self._runs or self._waiting or self._chains.busy)
 
     def feed(self, text: str) -> list[Finding]:
         """Take the next piece of output; return the findings settled by it."""
@@ -187,6 +118,12 @@ class MatchSession:
         self._fed += len(text)
         for piece in self._cleaner.feed(text):
             self._take(piece)
+        if self._pending and self._pending[-1].isspace():
+            # A word waiting only to see whether "'s" or "n't" follows is over when the
+            # next character, still held by the character pass, is another letter.
+            nxt = self._cleaner.next_char
+            if nxt.isalpha() and nxt not in "nN":
+                self._end_pending()
         return self._settle()
 
     def _take(self, piece: Piece) -> None:
@@ -219,8 +156,8 @@ class MatchSession:
         self._pending = ""
         size = len(buf)
         plain = buf.isascii() and "'" not in buf and "-" not in buf
-        tail = _plain_tail if plain else _regex_tail
-        for w in _PLAIN_WORD_RE.finditer(buf) if plain else WORD_RE.finditer(buf):
+        tail = plain_tail if plain else regex_tail
+        for w in PLAIN_WORD_RE.finditer(buf) if plain else WORD_RE.finditer(buf):
             s, e = w.span()
             if e == size or (size - e < 8 and tail(buf, e)):
                 if e - s > MAX_WORD_CHARS:
@@ -242,7 +179,24 @@ class MatchSession:
         """End of stream: settle everything; afterwards all text is safe."""
         for piece in self._cleaner.feed("", final=True):
             self._take(piece)
-        if self._pending:
+        self._end_pending()
+        self._overlong = False
+        for run in self._runs:
+            self._finish(run)
+        self._runs = []
+        self._live = self._n
+        return self._settle(final=True)
+
+    def _end_pending(self) -> None:
+        """The word under way is over: add it."""
+        pending = self._pending
+        if pending:
+            word = pending.rstrip(ASCII_GAP)
+            if word.isascii() and word.isalnum() and len(word) <= MAX_WORD_CHARS:
+                start = self._pending_start  # plain ASCII: the word itself, no regex
+                self._word(self._index.word_ids(word), start, start + len(word))
+                self._pending = ""
+                return
             origin = self._pending_start
             for m in WORD_RE.finditer(self._pending):
                 s, e = m.span()
@@ -250,12 +204,6 @@ class MatchSession:
                 ids = (0,) if e - s > MAX_WORD_CHARS else self._index.word_ids(raw)
                 self._word(ids, origin + s, origin + e)
             self._pending = ""
-        self._overlong = False
-        for run in self._runs:
-            self._finish(run)
-        self._runs = []
-        self._live = self._n
-        return self._settle(final=True)
 
     def open_findings(self) -> list[Finding]:
         """Runs already long enough to be findings that may still grow (for early blocking)."""
@@ -285,7 +233,10 @@ class MatchSession:
                         kept.append(run)
                     else:
                         self._finish(run)
+                        self._chains.broke(run)
                 self._runs = kept
+            if self._chains.gaps and wid:
+                self._chains.resync(wid, n, start, end, self._runs)
             self._ids.append(wid)
             self._starts.append(start)
             self._ends.append(end)
@@ -353,8 +304,9 @@ class MatchSession:
 
     def _close_chains(self, final: bool) -> None:
         """Chains no later segment can join: their qualifying parts become findings."""
-        for run, work in self._chains.close(self._n, self._runs, final):
-            self._keep(run, work)
+        if self._chains.busy:
+            for run, work in self._chains.close(self._n, self._runs, final):
+                self._keep(run, work)
 
     def _settle(self, final: bool = False) -> list[Finding]:
         """Hand out waiting findings that no later run can touch any more."""

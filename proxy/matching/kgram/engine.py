@@ -85,6 +85,9 @@ class Seeds:
         self._windows = Table(file.view("win_dir"), file.view("win_fp"), meta["win_bits"])
         self._win_pos = file.view("win_pos")
         self._prefixes = Table(file.view("pre_dir"), file.view("pre_fp"), meta["pre_bits"])
+        # as ``MatchIndex.loose``: whether a live partial match's first words may go out
+        least = min((w.rule.min_words for w in self.works), default=self.window + self.stride - 1)
+        self.loose = int(self.stride + 3 < least)
         self._allow = [tuple(ids) for ids in meta["allow_ids"]]
         self._bp_start, self._bp_end = file.view("bp_start"), file.view("bp_end")
         self._word_cache: dict[str, tuple[int, ...]] = {}
