@@ -49,6 +49,7 @@ bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 	$(BIN)/python -m bench.matcher
 	$(BIN)/python -m bench.proxies
 	$(BIN)/python -m bench.workers
+	$(BIN)/python -m bench.index
 
 # A real model server (llama.cpp, SmolLM2-135M) behind the proxy; slow, not part of `test`.
 e2e: $(STAMP)

@@ -68,7 +68,8 @@ def test_min_words_override(tmp_path: Path) -> None:
         (["--rules", str(SAMPLE_RULES), "/no/such/file"], "no such file"),
         (["--rules", str(SAMPLE_RULES), "--min-words", "0"], "--min-words"),
         (["--rules", str(SAMPLE_RULES), "--bogus"], "unrecognized arguments"),
-        (["--bogus"], "required: --rules"),
+        (["--bogus"], "unrecognized arguments"),
+        ([], "give --rules, --index or both"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: list[str], reason: str) -> None:

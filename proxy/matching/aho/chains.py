@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from proxy.matching.aho.index import MatchIndex
+    from proxy.matching.aho.seeds import SeedIndex
 
 
 #: Bounds on what one session keeps (a chain's qualifying parts are O(segments^2)).
@@ -90,7 +90,7 @@ class Chains:
 
     __slots__ = ("_done", "_index", "barrier", "gaps", "items")
 
-    def __init__(self, index: MatchIndex) -> None:
+    def __init__(self, index: SeedIndex) -> None:
         self._index = index
         self.items: list[tuple[list[Run], int]] = []  # segments, work
         self._done: list[tuple[list[Run], int]] = []  # closed early to stay bounded

@@ -16,7 +16,7 @@ import bisect
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import ahocorasick
@@ -151,6 +151,12 @@ class MatchIndex:
 
         return MatchSession(self, strict)
 
+    def seeker(self) -> _AutomatonSeeker:
+        return _AutomatonSeeker(self)
+
+    def starts_word(self, prefix: str) -> bool:
+        return prefix in self.starters
+
     # -- words -------------------------------------------------------------------------
 
     def word_ids(self, raw: str) -> tuple[int, ...]:
@@ -164,46 +170,10 @@ class MatchIndex:
         return cached
 
     def _ids_of_word(self, raw: str) -> tuple[int, ...]:
-        norms = fold(raw)
-        if len(norms) > 1 and not raw.islower():
-            # Split as camel case; but random capitals ("WhaLe") are one word: a known
-            # word read whole wins over its parts.
-            whole = fold(raw.lower())
-            if len(whole) == 1 and whole[0] in self.vocab:
-                return (self.vocab[whole[0]],)
-        ids: list[int] = []
-        for norm in norms:
-            wid = self.vocab.get(norm, 0)
-            if not wid and len(norm) >= GLUED_WORD and norm.isascii():
-                ids += self._segment(norm) or (0,)
-            else:
-                ids.append(wid)
-        return tuple(ids)
+        return ids_of_word(raw, self._vocab_id)
 
-    def _segment(self, glued: str) -> tuple[int, ...]:
-        """A long unknown word read as known words glued together ("thewhitewhale"), as a
-        spaced-out line without word gaps becomes; () if it does not read so.
-
-        Fewest pieces wins; in a long one (a spaced-out run is cut every 64 letters) the
-        first and last piece may be a word cut off (unknown).
-        """
-        vocab, size = self.vocab, len(glued)
-        best: list[tuple[int, tuple[int, ...]] | None] = [None] * (size + 1)
-        best[0] = (0, ())
-        for i in range(1, size + 1):
-            for j in range(max(0, i - 24), i):
-                prev = best[j]
-                if prev is None:
-                    continue
-                piece = glued[j:i]
-                wid = vocab.get(piece, 0) if i - j > 1 or piece in "aio" else 0
-                if not wid and (size < 48 or (j and i < size)):
-                    continue
-                cost = prev[0] + (1 if wid else 2 + i - j)  # cut-off words: short ones
-                if best[i] is None or cost < best[i][0]:  # type: ignore[index]
-                    best[i] = (cost, (*prev[1], wid))
-        found = best[size]
-        return found[1] if found is not None and sum(1 for w in found[1] if w) >= 3 else ()
+    def _vocab_id(self, norm: str) -> int:
+        return self.vocab.get(norm, 0)
 
     def ids_of(self, text: str) -> list[int]:
         return [self.vocab.get(norm, 0) for norm, _, _ in words(text)]
@@ -256,6 +226,83 @@ def windows_automaton(
             automaton.add_word(key, (len(multi) << 1) | 1)
             multi.append(tuple(where[:_MAX_POSTINGS]))
     return automaton, multi
+
+
+def ids_of_word(raw: str, lookup: Callable[[str], int]) -> tuple[int, ...]:
+    """Ids of one raw output word, by ``lookup`` (a normal form's id, 0 if unknown)."""
+    norms = fold(raw)
+    if len(norms) > 1 and not raw.islower():
+        # Split as camel case; but random capitals ("WhaLe") are one word: a known
+        # word read whole wins over its parts.
+        whole = fold(raw.lower())
+        if len(whole) == 1 and (wid := lookup(whole[0])):
+            return (wid,)
+    ids: list[int] = []
+    for norm in norms:
+        wid = lookup(norm)
+        if not wid and len(norm) >= GLUED_WORD and norm.isascii():
+            ids += segment(norm, lookup) or (0,)
+        else:
+            ids.append(wid)
+    return tuple(ids)
+
+
+def segment(glued: str, lookup: Callable[[str], int]) -> tuple[int, ...]:
+    """A long unknown word read as known words glued together ("thewhitewhale"), as a
+    spaced-out line without word gaps becomes; () if it does not read so.
+
+    Fewest pieces wins; in a long one (a spaced-out run is cut every 64 letters) the
+    first and last piece may be a word cut off (unknown).
+    """
+    size = len(glued)
+    best: list[tuple[int, tuple[int, ...]] | None] = [None] * (size + 1)
+    best[0] = (0, ())
+    for i in range(1, size + 1):
+        for j in range(max(0, i - 24), i):
+            prev = best[j]
+            if prev is None:
+                continue
+            piece = glued[j:i]
+            wid = lookup(piece) if i - j > 1 or piece in "aio" else 0
+            if not wid and (size < 48 or (j and i < size)):
+                continue
+            cost = prev[0] + (1 if wid else 2 + i - j)  # cut-off words: short ones
+            if best[i] is None or cost < best[i][0]:  # type: ignore[index]
+                best[i] = (cost, (*prev[1], wid))
+    found = best[size]
+    return found[1] if found is not None and sum(1 for w in found[1] if w) >= 3 else ()
+
+
+class _AutomatonSeeker:
+    """The live partial match as window codes, tested against the automaton's trie."""
+
+    __slots__ = ("_codes", "_index")
+
+    def __init__(self, index: MatchIndex) -> None:
+        self._index = index
+        self._codes: list[str] = []  # codes of the live partial match (at most ``window``)
+
+    def push(self, wid: int) -> tuple[int, tuple[int, ...]]:
+        codes = self._codes
+        if not wid:
+            codes.clear()
+            return 0, ()
+        index = self._index
+        codes.append(index.codes[wid])
+        match = index.automaton.match
+        while codes:
+            key = "".join(codes)
+            if match(key):
+                if len(codes) == index.window:
+                    return len(codes), index.postings(key)
+                break
+            del codes[0]
+        return len(codes), ()
+
+
+def longest_run(rule: Rule) -> int:
+    """The most output words a shortest finding under ``rule`` can spread over."""
+    return _longest_run(rule)
 
 
 def _longest_run(rule: Rule) -> int:

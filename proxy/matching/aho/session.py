@@ -26,11 +26,12 @@ the run is found, and clean text waits ``stride - 1`` words longer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from proxy.matching.aho.chains import Chains, Run
-from proxy.matching.aho.index import MatchIndex
+from proxy.matching.aho.seeds import SeedIndex, cannot_start
 from proxy.matching.aho.split import (
     ASCII_GAP,
-    GLUED_WORD,
     PLAIN_WORD_RE,
     one_word,
     plain_tail,
@@ -42,7 +43,6 @@ from proxy.matching.normalize import (
     MAX_WORD_CHARS,
     WORD_RE,
     SpanMap,
-    fold,
 )
 from proxy.matching.seam import Finding
 
@@ -54,8 +54,9 @@ _TRIM_SLACK = 64
 class MatchSession:
     """Matcher state for one output text stream (one choice, one content block, ...)."""
 
-    def __init__(self, index: MatchIndex, strict: bool = False) -> None:
+    def __init__(self, index: SeedIndex, strict: bool = False) -> None:
         self._index = index
+        self._seeker = index.seeker()
         self._lead_in = index.stride - 1 if strict else 0  # words held before a live match
         self._pending = ""  # the last, possibly unfinished word
         self._pending_start = 0  # in cleaned text
@@ -67,11 +68,9 @@ class MatchSession:
         self._n = 0  # words seen
         self._base = 0  # word number of _ids[0]
         self._ids: list[int] = []
-        self._codes: list[str] = []
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._live = 0  # first word of the live partial match (== _n: none)
-        self._key = ""  # the codes of the live partial match, joined
         self._runs: list[Run] = []
         self._waiting: list[tuple[Run, int]] = []  # finished runs that count, by work
         self._chains = Chains(index)  # near-verbatim candidates
@@ -104,7 +103,7 @@ class MatchSession:
         elif (
             self._pending
             and not (loose and one_word(self._pending))
-            and not self._cannot_start(self._pending)
+            and not cannot_start(self._pending, self._index.starts_word)
         ):
             safe = min(safe, self._spans.lo(self._pending_start))
         if self._lead_in and self._n:
@@ -128,27 +127,6 @@ class MatchSession:
         """What was fed is the request: near-verbatim runs do not bridge into what follows."""
         self._end_pending()
         self._chains.seal(self._n)
-
-    def _cannot_start(self, pending: str) -> bool:
-        """Whether a word still being typed can no longer begin any loaded window.
-
-        Only then is it released before it ends; any other word under way is held, so a
-        finding never starts inside text the client already has.
-        """
-        starters = self._index.starters
-        pending = pending.rstrip(ASCII_GAP)  # a word waiting for a possible "'s"
-        if len(pending) >= GLUED_WORD - 1:
-            return False  # it may turn out to be several words glued together
-        if pending.isascii() and pending.isalpha():
-            low = pending.lower()
-            if pending.islower() or pending[1:].islower():
-                return low not in starters
-            # Capitals followed by a small letter split before each capital.
-            return pending.isupper() and low not in starters and low[0] not in starters
-        if any(c.isupper() or c.isdigit() or c in "-\u2010\u2011" for c in pending):
-            return False  # a camel-case or kebab split or a number may still come: hold it
-        folded = fold(pending) if len(pending) <= MAX_WORD_CHARS else []
-        return len(folded) == 1 and folded[0] not in starters
 
     def feed(self, text: str) -> list[Finding]:
         """Take the next piece of output; return the findings settled by it."""
@@ -223,7 +201,7 @@ class MatchSession:
         for run in self._runs:
             self._finish(run)
         self._runs = []
-        self._live, self._key = self._n, ""
+        self._live = self._n
         return self._settle(final=True)
 
     def _end_pending(self) -> None:
@@ -277,33 +255,21 @@ class MatchSession:
             if self._chains.gaps and wid:
                 self._chains.resync(wid, n, start, end, self._runs)
             self._ids.append(wid)
-            self._codes.append(index.codes[wid])
             self._starts.append(start)
             self._ends.append(end)
             self._n = n + 1
-            if not wid:
-                self._live, self._key = n + 1, ""
-                continue
-            # the live match grown by this word, shortened from the front (one fixed-width
-            # code per word) until the automaton knows it as a prefix of some window
-            match, digits = index.automaton.match, index.digits
-            j, key = self._live, self._key + index.codes[wid]
-            while not match(key):
-                key = key[digits:]
-                j += 1
-                if not key:
-                    break
-            self._live, self._key = j, key
-            if n - j + 1 == index.window:
-                self._hit(key, j, n)
+            live, postings = self._seeker.push(wid)
+            self._live = n + 1 - live
+            if postings:
+                self._hit(postings, self._live, n)
         if self._live - self._base > index.stride + 2 * _TRIM_SLACK:
             self._trim()
 
-    def _hit(self, key: str, first: int, last: int) -> None:
+    def _hit(self, postings: Sequence[int], first: int, last: int) -> None:
         """A whole loaded window ends at output word ``last``: align it with its sources."""
         index, base = self._index, self._base
         source, ids = index.source, self._ids
-        for q in index.postings(key):
+        for q in postings:
             g = q + index.window - 1
             if any(run.g == g for run in self._runs):
                 continue  # the same alignment, already followed
@@ -318,7 +284,7 @@ class MatchSession:
     def _trim(self) -> None:
         drop = self._live - self._base - self._index.stride - _TRIM_SLACK
         if drop > 0:
-            del self._ids[:drop], self._codes[:drop], self._starts[:drop], self._ends[:drop]
+            del self._ids[:drop], self._starts[:drop], self._ends[:drop]
             self._base += drop
 
     # -- findings ------------------------------------------------------------------------
