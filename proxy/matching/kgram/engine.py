@@ -37,7 +37,7 @@ import xxhash
 from proxy.matching.aho.index import ids_of_word, longest_run
 from proxy.matching.aho.session import MatchSession
 from proxy.matching.boilerplate import BoilerplateRun
-from proxy.matching.catalogue import Action, Boilerplate, Policy, Rule
+from proxy.matching.catalogue import Action, Boilerplate, Echo, Policy, Rule
 from proxy.matching.kgram.hashing import SEED, Table, mix, run_state, step
 from proxy.matching.kgram.layout import IndexFile
 from proxy.matching.normalize import MAX_WORD_CHARS
@@ -50,7 +50,11 @@ def policy_from_json(doc: dict[str, Any]) -> Policy:
     """The policy ``build.policy_to_json`` wrote."""
 
     def rule(r: dict[str, Any]) -> Rule:
-        return Rule(**{**r, "action": Action(r["action"])})
+        # The enums by value: a plain "allow" would never be ``Echo.ALLOW`` (``is``).
+        enums: dict[str, Any] = {"action": Action(r["action"])}
+        if "echo" in r:  # an index built before the echo rule: the default
+            enums["echo"] = Echo(r["echo"])
+        return Rule(**{**r, **enums})
 
     bp = doc["boilerplate"]
     return Policy(
