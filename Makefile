@@ -51,6 +51,7 @@ bench: $(STAMP) $(BENCH_STAMP) $(LITELLM_STAMP)
 	$(BIN)/python -m bench.hotpath
 	$(BIN)/python -m bench.proxies --litellm
 	$(BIN)/python -m bench.workers
+	$(BIN)/python -m bench.index
 
 .PHONY: bench-compare
 bench-compare: $(STAMP) $(BENCH_STAMP)

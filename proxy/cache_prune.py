@@ -93,11 +93,11 @@ def prune(
 
 
 def load_and_prune(
-    catalogue: Catalogue, cache_dir: Path | None, warn: Warn
+    catalogue: Catalogue | None, cache_dir: Path | None, warn: Warn, index: Path | None = None
 ) -> tuple[Matcher, bool]:
     """``load_matcher``, then mark its entry used and prune the others (never fatal)."""
-    matcher, cached = load_matcher(catalogue, cache_dir, warn)
-    if cache_dir is not None:
+    matcher, cached = load_matcher(catalogue, cache_dir, warn, index)
+    if cache_dir is not None and catalogue is not None:
         entry = cache_entry(catalogue, cache_dir)
         touch(entry)
         try:

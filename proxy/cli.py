@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
 from proxy.demo.__main__ import add_arguments as add_demo_arguments
-from proxy.matching.engines import load_matcher
+from proxy.matching.engines import IndexFileError, load_matcher
+from proxy.matching.kgram.layout import open_index
 from proxy.rules import RulesError, load_rules
 from proxy.settings import default_cache_dir
 from proxy.settings_cli import add_settings_options, config_file, given_settings
@@ -57,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         help="find protected text in finished outputs",
         description="Find protected text in finished outputs (files, or stdin with '-').",
     )
-    scan.add_argument("--rules", type=Path, required=True, help="rules folder (required)")
+    scan.add_argument(
+        "--rules",
+        type=Path,
+        help="rules folder; with --index, works added since (default: none; give it, "
+        "--index or both)",
+    )
+    scan.add_argument("--index", type=Path, help="index file from build-index (default: none)")
     scan.add_argument(
         "--min-words", type=int, help="override min_words for every work (default: the policy's)"
     )
@@ -75,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="progress bar on stderr (default: on a terminal, for inputs over 1 MiB)",
     )
+    scan.add_argument(
+        "--boilerplate",
+        action="store_true",
+        help="list the runs of the works found to be boilerplate (never findings alone) "
+        "instead of scanning (default: scan)",
+    )
     _cache_options(scan)
     scan.add_argument("files", nargs="*", metavar="FILE", help="files to scan ('-' or none: stdin)")
 
@@ -85,6 +99,19 @@ def _parser() -> argparse.ArgumentParser:
         "force, or the first error with file:line (exit 1).",
     )
     check.add_argument("dir", type=Path, metavar="DIR", help="rules folder")
+
+    build = sub.add_parser("build-index", help="compile a rules folder into an index file")
+    build.add_argument(
+        "--rules", type=Path, help="rules folder (with --merge: works to add; default: none)"
+    )
+    build.add_argument("--out", type=Path, required=True, help="index file to write (required)")
+    build.add_argument(
+        "--merge", type=Path, metavar="INDEX", help="fold segments into INDEX (default: none)"
+    )
+    build.add_argument(
+        "--strict", action="store_true", help="every position (bigger index; default: off)"
+    )
+    build.add_argument("--processes", type=int, help="processes splitting words (default: CPUs)")
 
     cache = sub.add_parser("cache", help="the compiled-rules cache")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
@@ -147,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return _scan(args)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "build-index":
+        return _build_index(args)
     if args.command == "check-rules":
         from proxy.check_rules import check_rules
 
@@ -176,11 +205,15 @@ def _serve(args: argparse.Namespace) -> int:
         if args.print_settings:
             sys.stdout.write(render_settings(settings, sources(given, config)))
             return 0
-        load_rules(settings.rules)  # fail fast, with file and line, before binding ports
+        # fail fast, with file and line (or the index's one-line reason), before binding ports
+        if settings.rules_folder is not None:
+            load_rules(settings.rules_folder)
+        if settings.index is not None:
+            open_index(settings.index)
     except ValidationError as e:
         print(f"copyguard serve: bad settings: {_first_error(e)}", file=sys.stderr)
         return 2
-    except (RulesError, OSError) as e:
+    except (RulesError, OSError) as e:  # IndexFileError is an OSError
         print(f"copyguard serve: {e}", file=sys.stderr)
         return 2
     from proxy.launch import run
@@ -194,30 +227,80 @@ def _first_error(e: Any) -> str:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from proxy.scan import ScanOptions, run_scan
+    from proxy.scan import ScanOptions, report_boilerplate, run_scan
 
     if args.min_words is not None and not 1 <= args.min_words <= 1000:
         print("copyguard scan: --min-words must be from 1 to 1000", file=sys.stderr)
         return 2
+    if args.rules is None and args.index is None:
+        print("copyguard scan: give --rules, --index or both", file=sys.stderr)
+        return 2
+    if args.index is not None and args.min_words is not None:
+        print("copyguard scan: --min-words is fixed when the index is built", file=sys.stderr)
+        return 2
     try:
-        catalogue = load_rules(args.rules)
+        catalogue = load_rules(args.rules) if args.rules is not None else None
     except RulesError as e:
         print(f"copyguard scan: bad rules: {e}", file=sys.stderr)
         return 2
-    if args.min_words is not None:
+    if args.min_words is not None and catalogue is not None:
         policy = catalogue.policy.with_min_words(args.min_words)
-        catalogue = type(catalogue)(catalogue.works, policy, catalogue.content_hash)
+        catalogue = dataclasses.replace(catalogue, policy=policy)
     for name in args.files:
         if name != "-" and not Path(name).is_file():
             print(f"copyguard scan: {name}: no such file", file=sys.stderr)
             return 2
-    index, _ = load_matcher(catalogue, None if args.no_cache else args.cache_dir)
+    try:
+        index, _ = load_matcher(
+            catalogue, None if args.no_cache else args.cache_dir, None, args.index
+        )
+    except IndexFileError as e:
+        print(f"copyguard scan: {e}", file=sys.stderr)
+        return 2
+    if args.boilerplate:
+        return report_boilerplate(index, sys.stdout.buffer)
     options = ScanOptions(
         jsonl=args.jsonl,
         text=args.format == "text" if args.format else sys.stdout.isatty(),
         progress=args.progress,
     )
     return run_scan(index, args.files, options, sys.stdout)
+
+
+def _build_index(args: argparse.Namespace) -> int:
+    from proxy.build_index import build_from_rules, merge
+
+    if args.rules is None and args.merge is None:
+        print("copyguard build-index: give --rules (and --merge INDEX to fold)", file=sys.stderr)
+        return 2
+    if args.processes is not None and args.processes < 1:
+        print("copyguard build-index: --processes must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        catalogue = load_rules(args.rules) if args.rules is not None else None
+        if args.merge is not None:
+            info = merge(args.merge, catalogue, args.out, processes=args.processes)
+        else:
+            assert catalogue is not None
+            info = build_from_rules(
+                catalogue, args.out, strict=args.strict, processes=args.processes
+            )
+    except RulesError as e:
+        print(f"copyguard build-index: bad rules: {e}", file=sys.stderr)
+        return 2
+    except (IndexFileError, OSError, ValueError) as e:
+        print(f"copyguard build-index: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("copyguard build-index: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    words = info["words"]
+    print(
+        f"copyguard build-index: {args.out}: {info['works']} works, {words} words, "
+        f"{info['bytes']} bytes ({info['bytes'] / max(words, 1):.1f} per word)",
+        file=sys.stderr,
+    )
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,7 +55,7 @@ class ResponseGuard:
 
     Besides the findings it keeps two figures of the response for metrics, read once when
     the response ends: ``longest_hold`` (seconds, the oldest text at any release) and
-    ``most_held_words`` (words still held after the release that left the most text held).
+    ``most_held_words`` (the most words held between chunks, or after a release).
     """
 
     def __init__(
@@ -88,6 +88,11 @@ class ResponseGuard:
         stream = self._stream(key)
         if stream.blocked or stream.closed or not text:
             return Sent("", stream.blocked)
+        if len(stream.held) > self._most_held_chars:
+            # What waited for this chunk: text held in full and then released in one go
+            # (a near-verbatim candidate that came to nothing) is never held after a release.
+            self._most_held_chars = len(stream.held)
+            self.most_held_words = max(self.most_held_words, len(stream.held.split()))
         stream.held += text
         session = stream.session
         stream.arrivals.append((session.fed + len(text), self._clock()))

@@ -61,12 +61,17 @@ class RulesReloader:
         settings, metrics = state.settings, state.metrics
         started = time.perf_counter()
         try:
-            catalogue = await asyncio.to_thread(load_rules, settings.rules)
-            if catalogue.content_hash == state.index.content_hash:
+            folder = settings.rules_folder
+            catalogue = await asyncio.to_thread(load_rules, folder) if folder else None
+            if (
+                catalogue is not None
+                and settings.index is None
+                and catalogue.content_hash == state.index.content_hash
+            ):
                 index, cached = state.index, True
-            else:
+            else:  # with an index: map it again (it may have been renamed over), rebuild tombstones
                 index, cached = await asyncio.to_thread(
-                    load_and_prune, catalogue, settings.cache_dir, log.warning
+                    load_and_prune, catalogue, settings.cache_dir, log.warning, settings.index
                 )
         except (RulesError, OSError) as e:
             metrics.rules_reloads.labels("error").inc()

@@ -16,6 +16,7 @@ import orjson
 from proxy.matching.catalogue import (
     DEFAULT_REPLACEMENT,
     Action,
+    Boilerplate,
     Catalogue,
     Echo,
     Policy,
@@ -25,9 +26,19 @@ from proxy.matching.catalogue import (
 from proxy.matching.normalize import WORD_RE
 
 POLICY_FILE = "policy.toml"
-_RULE_KEYS = {"min_words", "action", "replacement", "block_notice", "echo", "budget_words"}
-_TOP_KEYS = _RULE_KEYS | {"collections", "allow"}
+_RULE_KEYS = {
+    "min_words",
+    "action",
+    "replacement",
+    "block_notice",
+    "echo",
+    "budget_words",
+    "max_gap_words",
+    "min_share",
+}
+_TOP_KEYS = _RULE_KEYS | {"collections", "allow", "boilerplate"}
 _ALLOW_KEYS = {"phrases", "works"}
+_BOILERPLATE_KEYS = {"min_works", "builtin", "corpus", "keep"}
 _META_KEYS = ("title", "owner", "license")
 
 
@@ -67,7 +78,22 @@ def load_rules(root: Path) -> Catalogue:
         raw = policy_path.read_bytes()
         digest.update(b"policy\0" + raw)
         policy = _read_policy(policy_path, raw, {w.collection for w in works}, set(seen))
-    return Catalogue(tuple(works), policy, digest.hexdigest())
+    background = _read_background(root, policy_path, policy.boilerplate.corpus)
+    for text in background:
+        digest.update(b"background\0" + text.encode())
+    return Catalogue(tuple(works), policy, digest.hexdigest(), background)
+
+
+def _read_background(root: Path, policy_path: Path, name: str) -> tuple[str, ...]:
+    """The operator's boilerplate corpus: a text file, or a folder of them (not works)."""
+    if not name:
+        return ()
+    path = (root / name).resolve()
+    files = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
+    if not path.exists() or not files:
+        where = _line_of(policy_path.read_text("utf-8", errors="replace"), "corpus")
+        raise RulesError(f"{policy_path}:{where}: boilerplate corpus {name!r}: no such text")
+    return tuple(_decode(f, f.read_bytes()) for f in files)
 
 
 def _visible(path: Path, root: Path) -> bool:
@@ -176,7 +202,34 @@ def _read_policy(path: Path, data: bytes, collections: set[str], work_ids: set[s
     for wid in allowed:
         if wid not in work_ids:
             raise fail(wid, f"allow.works names unknown work {wid!r}")
-    return Policy(default, overrides, tuple(phrases), frozenset(allowed))
+    boiler = _boilerplate(_table(doc, "boilerplate", fail), work_ids, fail)
+    return Policy(default, overrides, tuple(phrases), frozenset(allowed), boiler)
+
+
+def _boilerplate(table: dict[str, Any], work_ids: set[str], fail: Any) -> Boilerplate:
+    for key in table:
+        if key not in _BOILERPLATE_KEYS:
+            known = ", ".join(sorted(_BOILERPLATE_KEYS))
+            raise fail(key, f"unknown key {key!r} in [boilerplate] (known: {known})")
+    base = Boilerplate()
+    min_works = table.get("min_works", base.min_works)
+    if not isinstance(min_works, int) or isinstance(min_works, bool) or min_works < 0:
+        raise fail("min_works", "boilerplate.min_works must be a whole number >= 0 (0: off)")
+    if min_works == 1:
+        raise fail("min_works", "boilerplate.min_works = 1 would mark every work whole")
+    builtin = table.get("builtin", base.builtin)
+    if not isinstance(builtin, bool):
+        raise fail("builtin", "boilerplate.builtin must be true or false")
+    corpus = table.get("corpus", base.corpus)
+    if not isinstance(corpus, str):
+        raise fail("corpus", "boilerplate.corpus must be a path (relative to the rules folder)")
+    keep = table.get("keep", [])
+    if not isinstance(keep, list) or not all(isinstance(v, str) for v in keep):
+        raise fail("keep", "boilerplate.keep must be a list of work ids")
+    for wid in keep:
+        if wid not in work_ids:
+            raise fail(wid, f"boilerplate.keep names unknown work {wid!r}")
+    return Boilerplate(min_works, builtin, corpus, frozenset(keep))
 
 
 def _table(doc: dict[str, Any], key: str, fail: Any) -> dict[str, Any]:
@@ -212,4 +265,18 @@ def _rule(table: dict[str, Any], base: Rule, prefix: str, fail: Any) -> Rule:
     budget = table.get("budget_words", base.budget_words)
     if not isinstance(budget, int) or isinstance(budget, bool) or not 0 <= budget <= 1_000_000:
         raise fail(f"{prefix}budget_words", "budget_words must be a whole number from 0 (off)")
-    return Rule(min_words, Action(action), echo=Echo(echo), budget_words=budget, **templates)
+    gap = table.get("max_gap_words", base.max_gap_words)
+    if not isinstance(gap, int) or isinstance(gap, bool) or not 0 <= gap <= 5:
+        raise fail(f"{prefix}max_gap_words", "max_gap_words must be a whole number from 0 to 5")
+    share = table.get("min_share", base.min_share)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.5 <= share <= 1:
+        raise fail(f"{prefix}min_share", "min_share must be a number from 0.5 to 1")
+    return Rule(
+        min_words,
+        Action(action),
+        echo=Echo(echo),
+        budget_words=budget,
+        max_gap_words=gap,
+        min_share=float(share),
+        **templates,
+    )

@@ -109,3 +109,19 @@ def run_scan(index: Matcher, names: list[str], options: ScanOptions, out: IO[str
         report.summary()
     out.flush()
     return status
+
+
+def report_boilerplate(matcher: Matcher, out: IO[bytes]) -> int:
+    """One JSON line per boilerplate run of the catalogue: where, how long, why."""
+    for run in matcher.boilerplate_runs:
+        line = {
+            "boilerplate": matcher.works[run.work].id,
+            "source_start": run.start,
+            "source_end": run.end,
+            "words": run.end - run.start,
+            "shared_by_works": run.works,
+            "in_background_corpus": run.background,
+        }
+        out.write(orjson.dumps(line) + b"\n")
+    out.flush()
+    return 0

@@ -32,9 +32,10 @@ async def serve(
     ``proxy.workers``) sharing the listen port; reloads are coordinated by that parent.
     """
     started = time.perf_counter()
-    catalogue = await asyncio.to_thread(load_rules, settings.rules)
+    folder = settings.rules_folder
+    catalogue = await asyncio.to_thread(load_rules, folder) if folder else None
     index, cached = await asyncio.to_thread(
-        load_and_prune, catalogue, settings.cache_dir, log.warning
+        load_and_prune, catalogue, settings.cache_dir, log.warning, settings.index
     )
     load_seconds = time.perf_counter() - started
     log.info(

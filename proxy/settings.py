@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         description='per-path upstreams, e.g. {"/v1/messages": "http://anthropic-compat:9000"}',
     )
     rules: Path = Field(DEFAULT_RULES, description="rules folder")
+    index: Path | None = Field(
+        None,
+        description="index file from build-index, memory-mapped; then 'rules', if set, "
+        "holds only works added since (docs/scaling.md)",
+    )
     listen: str = Field(
         "127.0.0.1:8080",
         description="HOST:PORT for client traffic; a bare PORT means 127.0.0.1:PORT "
@@ -161,6 +166,13 @@ class Settings(BaseSettings):
             if not path.startswith("/") or not url.startswith(("http://", "https://")):
                 raise ValueError(f"route {path!r} -> {url!r}: need '/path' -> 'http(s)://...'")
         return {p: u.rstrip("/") for p, u in v.items()}
+
+    @property
+    def rules_folder(self) -> Path | None:
+        """The rules folder to compile: ``rules``, except with an index where it is not set."""
+        if self.index is not None and "rules" not in self.model_fields_set:
+            return None
+        return self.rules
 
     def upstream_for(self, path: str) -> str:
         """The upstream for ``path``: the longest matching route prefix, else the default."""

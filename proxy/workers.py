@@ -72,10 +72,11 @@ class Supervisor:
 
     async def prebuild(self) -> bool:
         """Compile the rules into the shared cache, so that the workers only load them."""
-        if self.settings.cache_dir is None:
-            return True  # nothing to share: every worker compiles its own
+        folder = self.settings.rules_folder
+        if self.settings.cache_dir is None or folder is None:
+            return True  # nothing to share: every worker compiles (or maps) its own
         try:  # reading the folder is quick; compiling is what a child process is for
-            catalogue = await asyncio.to_thread(load_rules, self.settings.rules)
+            catalogue = await asyncio.to_thread(load_rules, folder)
         except (RulesError, OSError) as e:
             log.warning("rules_invalid", reason=str(e))
             return False
@@ -190,7 +191,8 @@ async def supervise(settings: Settings) -> int:
 def _prebuild(settings: Settings) -> int:
     started = time.perf_counter()
     try:
-        index, cached = load_and_prune(load_rules(settings.rules), settings.cache_dir, log.warning)
+        folder = settings.rules_folder or settings.rules
+        index, cached = load_and_prune(load_rules(folder), settings.cache_dir, log.warning)
     except (RulesError, OSError) as e:
         log.error("prebuild_failed", reason=str(e))
         return 1

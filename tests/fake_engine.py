@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from proxy.matching.boilerplate import BoilerplateRun
 from proxy.matching.catalogue import Action, Catalogue
 from proxy.matching.seam import Finding, WorkInfo
 
@@ -39,6 +40,7 @@ class SubstringMatcher:
         # a suffix this long that occurs in a work is held (see the module docstring)
         self.hold_from = (min((w.rule.min_words for w in self.works), default=1) + 1) // 2
         self._by_id = {w.id: w for w in self.works}
+        self.boilerplate_runs: tuple[BoilerplateRun, ...] = ()  # it marks none
 
     @property
     def work_by_id(self) -> Mapping[str, WorkInfo]:
@@ -120,6 +122,9 @@ class SubstringSession:
                 break
             out += self._add(m.group().lower(), start + m.start(), start + m.end())
         return out
+
+    def seal(self) -> None:
+        """Nothing to do: this engine has no near-verbatim runs to bridge a boundary."""
 
     def flush(self) -> list[Finding]:
         out = (

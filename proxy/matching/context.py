@@ -103,6 +103,10 @@ class ContextSession:
             self._covered.setdefault(f.work, []).append((f.source_start, f.source_end))
         self._inner: Session = index.session(strict=strict)
         self._inner.feed(seed + "\n")  # the request's own runs are no findings: dropped
+        # An edit may not join the request to the answer: "It says: <quote>" would read as
+        # a near-verbatim continuation of the pasted text's end.  Exact continuation still
+        # makes one run.
+        self._inner.seal()
 
     @property
     def fed(self) -> int:
@@ -118,6 +122,9 @@ class ContextSession:
 
     def feed(self, text: str) -> list[Finding]:
         return self._judge(self._inner.feed(text))
+
+    def seal(self) -> None:
+        self._inner.seal()
 
     def flush(self) -> list[Finding]:
         return self._judge(self._inner.flush())

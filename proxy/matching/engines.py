@@ -1,8 +1,10 @@
 """The one place that chooses the matching engine; everything else sees ``seam`` only.
 
-Today there is one engine, Aho-Corasick over word windows (``proxy.matching.aho``).  A
-second engine (say for catalogues too large for one automaton) is chosen here, from the
-catalogue or its policy, and nowhere else.
+Two engines: Aho-Corasick over word windows (``proxy.matching.aho``), compiled from a
+rules folder, and the k-gram index (``proxy.matching.kgram``), a file built ahead by
+``copyguard build-index`` and memory-mapped.  With an index, the rules folder (if any)
+holds works added since: they form a segment searched beside it (the automaton engine),
+and they and the ids listed in ``<index>.withdrawn`` are tombstoned in the base.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from proxy.matching.aho import cache as aho_cache
 from proxy.matching.aho import fine as aho_fine
 from proxy.matching.aho.index import MatchIndex
 from proxy.matching.catalogue import Catalogue
+from proxy.matching.kgram.engine import KgramMatcher
+from proxy.matching.kgram.layered import Layered
+from proxy.matching.kgram.layout import IndexFileError, open_index
 from proxy.matching.seam import Matcher
 
 Warn = aho_cache.Warn
@@ -24,16 +29,44 @@ def build_matcher(catalogue: Catalogue) -> Matcher:
 
 
 def load_matcher(
-    catalogue: Catalogue, cache_dir: Path | None, warn: Warn | None = None
+    catalogue: Catalogue | None,
+    cache_dir: Path | None,
+    warn: Warn | None = None,
+    index: Path | None = None,
 ) -> tuple[Matcher, bool]:
     """The matcher for ``catalogue``, from ``cache_dir`` if there, else compiled (and saved).
 
     Returns whether it came from the cache.  Cache problems are never fatal: they go to
     ``warn(event, **fields)`` (a structlog logger's ``warning``), else to stdlib logging.
+    With ``index``, the mapped index plus ``catalogue`` as a segment (see above); an index
+    that cannot be used raises ``IndexFileError`` (an ``OSError``) with a one-line reason.
     """
-    if warn is None:
-        return aho_cache.load_or_build(catalogue, cache_dir)
-    return aho_cache.load_or_build(catalogue, cache_dir, warn)
+    segment: Matcher | None = None
+    cached = True
+    if catalogue is not None:
+        if warn is None:
+            segment, cached = aho_cache.load_or_build(catalogue, cache_dir)
+        else:
+            segment, cached = aho_cache.load_or_build(catalogue, cache_dir, warn)
+    if index is None:
+        assert segment is not None, "neither rules nor an index"
+        return segment, cached
+    added = frozenset(w.id for w in catalogue.works) if catalogue is not None else frozenset()
+    base = KgramMatcher(open_index(index), withdrawn_ids(index) | added)
+    return (base if segment is None else Layered([base, segment])), cached
+
+
+def withdrawn_ids(index: Path) -> frozenset[str]:
+    """The work ids listed in ``<index>.withdrawn`` (one a line, ``#`` comments), if any."""
+    path = index.with_name(index.name + ".withdrawn")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return frozenset()
+    except (OSError, UnicodeDecodeError) as e:
+        raise IndexFileError(f"{path}: cannot read the withdrawn list ({e})") from None
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return frozenset(line for line in lines if line)
 
 
 def cache_entry(catalogue: Catalogue, cache_dir: Path) -> Path:
@@ -60,4 +93,13 @@ def is_cached(catalogue: Catalogue, cache_dir: Path) -> bool:
     return cache_entry(catalogue, cache_dir).is_dir()
 
 
-__all__ = ["Warn", "build_matcher", "cache_entry", "is_cached", "load_matcher", "short_runs"]
+__all__ = [
+    "IndexFileError",
+    "Warn",
+    "build_matcher",
+    "cache_entry",
+    "is_cached",
+    "load_matcher",
+    "short_runs",
+    "withdrawn_ids",
+]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from proxy.matching.boilerplate import BoilerplateRun
 from proxy.matching.catalogue import Action, Rule
 
 
@@ -87,6 +88,11 @@ class Session(Protocol):
         """End of stream: settle everything; afterwards all text is safe."""
         ...
 
+    def seal(self) -> None:
+        """What was fed so far is the request (a conversation's seed): a run may go on from
+        it into what follows only exactly, never across an edit (the near-verbatim gap)."""
+        ...
+
     def open_findings(self) -> list[Finding]:
         """Runs already long enough to be findings that may still grow (for early blocking)."""
         ...
@@ -113,6 +119,11 @@ class Matcher(Protocol):
     @property
     def word_count(self) -> int:
         """Protected words in force."""
+        ...
+
+    @property
+    def boilerplate_runs(self) -> tuple[BoilerplateRun, ...]:
+        """Runs of the works marked as boilerplate at build time (never findings alone)."""
         ...
 
     @property

@@ -76,6 +76,14 @@ def anthropic_client(base: str, key: str) -> AsyncAnthropic:
     )
 
 
+def without_lead(text: str, lead: str) -> str:
+    """What the client keeps of an answer: the book's words, the model's lead-in dropped
+    (also when a block cut the lead-in short: its words are no part of the book)."""
+    if lead and lead.startswith(text.rstrip()):
+        return ""
+    return text.removeprefix(lead).lstrip()
+
+
 def next_slice(at: int, size: int = SLICE, lead: str = "") -> dict[str, str]:
     """The demo answers ``size`` words of the work from word ``START + at`` (after ``lead``)."""
     headers = {NEXT_HEADER: f"{WORK} {START + at} {size}"}
@@ -124,7 +132,7 @@ async def continue_with_history(
     async with openai_client(base, key) as client:
         for _i in range(REQUESTS):
             text, finish = await chat(client, messages, tally.words, stream, size, lead)
-            text = text.removeprefix(lead).lstrip()  # the client keeps the book's words
+            text = without_lead(text, lead)  # the client keeps the book's words
             tally.texts.append(text)
             tally.signals.append(finish)
             messages += [
@@ -162,7 +170,7 @@ async def responses_with_history(
                 "extra_headers": next_slice(tally.words, size, lead),
             }
             text, status, _ = await respond(client, args, stream)
-            text = text.removeprefix(lead).lstrip()
+            text = without_lead(text, lead)
             tally.texts.append(text)
             tally.signals.append(status)
             items += [
@@ -188,7 +196,7 @@ async def responses_by_reference(
             if previous:
                 args["previous_response_id"] = previous
             text, status, previous = await respond(client, args, stream)
-            tally.texts.append(text.removeprefix(lead).lstrip())
+            tally.texts.append(without_lead(text, lead))
             tally.signals.append(status)
     return tally
 
@@ -204,7 +212,7 @@ async def quote_the_last_words(
             ask = f'Continue this passage of {WORK}: "{quote}" Go on from there, please.'
             messages = [{"role": "user", "content": ask}]
             text, finish = await chat(client, messages, tally.words, stream, size, lead)
-            text = text.removeprefix(lead).lstrip()
+            text = without_lead(text, lead)
             tally.texts.append(text)
             tally.signals.append(finish)
     return tally
@@ -247,7 +255,7 @@ async def anthropic_prefill(
             else:
                 message = await client.messages.create(**args)
             text = "".join(b.text for b in message.content if b.type == "text")
-            text = text.removeprefix(lead).lstrip()
+            text = without_lead(text, lead)
             tally.texts.append(text)
             tally.signals.append(message.stop_reason)
     return tally

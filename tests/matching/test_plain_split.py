@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.matching.aho.session import _PLAIN_WORD_RE, _plain_tail, _regex_tail
+from proxy.matching.aho.split import PLAIN_WORD_RE as _PLAIN_WORD_RE
+from proxy.matching.aho.split import plain_tail as _plain_tail
+from proxy.matching.aho.split import regex_tail as _regex_tail
 from proxy.matching.normalize import WORD_RE
 
 # Plain ASCII as the fast path sees it (no apostrophe, no hyphen), weighted towards what

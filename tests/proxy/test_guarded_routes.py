@@ -103,9 +103,12 @@ async def test_redaction_leaves_the_rest_intact(
     texts, filtered = route.read(body, stream)
     assert not filtered
     tail = song[words(song)[-1][2] :]
-    assert (
-        texts[0] == lead + "[excerpt of “Copper River Blues” removed]" + tail + " Hope you like it."
-    )
+    replaced = "[excerpt of “Copper River Blues” removed]" + tail + " Hope you like it."
+    assert texts[0].startswith(lead) and texts[0].endswith(replaced)
+    # Streamed, the song's first words may be out before its first window completes
+    # (at most stride + 2 words: see MatchIndex.loose); everything after them is replaced.
+    out_first = texts[0][len(lead) : -len(replaced)]
+    assert song.startswith(out_first) and len(words(out_first)) <= 6
     assert_no_protected_run(body)
 
 

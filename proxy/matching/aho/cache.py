@@ -22,6 +22,7 @@ from pathlib import Path
 import ahocorasick
 
 from proxy.matching.aho.index import FORMAT_VERSION, MatchIndex
+from proxy.matching.boilerplate import builtin_corpus
 from proxy.matching.catalogue import Catalogue
 
 #: ``warn(event, **fields)``, as a structlog logger's ``warning`` is called.
@@ -41,6 +42,9 @@ def cache_key(catalogue: Catalogue) -> str:
         platform.python_version(),
         repr(sorted((k, v) for k, v in catalogue.policy.collections.items())),
         repr(catalogue.policy.default),
+        repr(catalogue.policy.boilerplate),
+        # the shipped legal language is part of what a build compares against
+        hashlib.sha256(builtin_corpus().encode()).hexdigest(),
     )
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
@@ -82,6 +86,8 @@ def _save(index: MatchIndex, entry: Path) -> None:
             "allow": index.allow,
             "starters": index.starters,
             "content_hash": index.content_hash,
+            "boiler": bytes(index.boiler),
+            "boilerplate_runs": index.boilerplate_runs,
         }
         (tmp / "meta.pickle").write_bytes(pickle.dumps(meta, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, entry)
@@ -110,4 +116,6 @@ def _load(entry: Path) -> MatchIndex:
         allow=meta["allow"],
         starters=meta["starters"],
         content_hash=meta["content_hash"],
+        boiler=bytearray(meta["boiler"]),
+        boilerplate_runs=meta["boilerplate_runs"],
     )

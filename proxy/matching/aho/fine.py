@@ -3,8 +3,9 @@
 The main index guarantees runs of ``min_words`` (12 by default).  Counting what a key takes
 over many requests, and finding the protected pieces a request carries, needs runs as short as
 ``budget_min_run`` (6): the same vocabulary and source word sequence, with windows loaded for
-that length.  Its works report ``min_words = budget_min_run`` so its sessions find exactly those
-runs.  Built once per compiled index and run length (pure CPU; prewarm it off the event loop).
+that length.  Its works report ``min_words = budget_min_run`` (and no gap rule) so its sessions
+find exactly those runs.  Built once per compiled index and run length (pure CPU; prewarm it
+off the event loop).
 """
 
 from __future__ import annotations
@@ -52,7 +53,11 @@ def _build(index: MatchIndex, min_run: int) -> MatchIndex:
             if 0 not in chunk:
                 postings.setdefault("".join([codes[i] for i in chunk]), []).append(start + p)
     automaton, multi = windows_automaton(postings)
-    works = tuple(replace(w, rule=replace(w.rule, min_words=min_run)) for w in index.works)
+    # Exact runs only: at this length the gap rule would match ordinary prose by chance
+    # (a key's budget would fill up with words it never took).
+    works = tuple(
+        replace(w, rule=replace(w.rule, min_words=min_run, max_gap_words=0)) for w in index.works
+    )
     fine = MatchIndex(
         vocab=index.vocab,
         source=source,

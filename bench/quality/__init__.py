@@ -1,0 +1,1 @@
+"""Quality benchmark: recall, precision and span accuracy per form of reproduction."""

@@ -1,0 +1,149 @@
+"""``copyguard build-index``: compile a rules folder (or fold segments) into an index file.
+
+Progress goes to stderr: a bar with rate and ETA on a terminal, else one line every few
+seconds (for logs).  The file appears only when complete (``kgram.layout``): an
+interrupted build leaves the previous index, if any, in place; rerun it to finish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from proxy.matching.catalogue import Catalogue
+from proxy.matching.engines import withdrawn_ids
+from proxy.matching.kgram.build import Batch, Progress, build_index, tokenised_batches
+from proxy.matching.kgram.engine import Seeds, policy_from_json, work_words
+from proxy.matching.kgram.layout import open_index
+
+_LOG_EVERY = 5.0
+
+
+class ProgressReport:
+    """``Progress`` for people (tqdm on a terminal) or logs (a line every few seconds)."""
+
+    def __init__(self, stream: IO[str] = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.phase = ""
+        self.bar: Any = None
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase != self.phase:
+            self.close()
+            self.phase, self.started, self.last = phase, now, now
+            if self.tty:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, desc=phase, file=self.stream, unit_scale=True)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+        elif now - self.last >= _LOG_EVERY or done == total:
+            self.last = now
+            rate = done / max(now - self.started, 1e-9)
+            eta = (total - done) / rate if rate else 0.0
+            print(
+                f"build_progress phase={phase!r} done={done} total={total} "
+                f"rate={rate:.0f}/s eta={eta:.0f}s",
+                file=self.stream,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def build_from_rules(
+    catalogue: Catalogue,
+    out: Path,
+    *,
+    strict: bool = False,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Index every work of ``catalogue`` (its allow-listed works left out) into ``out``."""
+    report = progress or ProgressReport()
+    kept = [w for w in catalogue.works if w.id not in catalogue.policy.allow_works]
+    batches = tokenised_batches(kept, processes, report)
+    works = [(w.id, w.display_title, w.collection) for w in kept]
+    try:
+        return build_index(
+            batches,
+            works,
+            catalogue.policy,
+            catalogue.content_hash,
+            out,
+            strict=strict,
+            progress=report,
+            background=catalogue.background,
+        )
+    finally:
+        if isinstance(report, ProgressReport):
+            report.close()
+
+
+def merge(
+    base_path: Path,
+    delta: Catalogue | None,
+    out: Path,
+    *,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """A new base: ``base_path`` minus its withdrawn and replaced works, plus ``delta``'s."""
+    report = progress or ProgressReport()
+    base = Seeds(open_index(base_path))
+    gone = withdrawn_ids(base_path)
+    added = [w for w in delta.works if w.id not in delta.policy.allow_works] if delta else []
+    replaced = gone | {w.id for w in added}
+    keep = [i for i, w in enumerate(base.works) if w.id not in replaced]
+    vocab = [""] + _vocab_words(base)
+
+    def batches() -> Iterator[Batch]:
+        for first in range(0, len(keep), 4096):
+            chunk = keep[first : first + 4096]
+            ids = [np.frombuffer(work_words(base, i), dtype=np.uint32) for i in chunk]
+            lens = np.array([len(x) for x in ids], dtype=np.int64)
+            yield vocab, np.concatenate(ids) if ids else np.zeros(0, np.uint32), lens
+        yield from tokenised_batches(added, processes, report)
+
+    policy = policy_from_json(base.meta["policy"])
+    if delta is not None:
+        merged = {**policy.collections, **delta.policy.collections}
+        phrases = policy.allow_phrases + delta.policy.allow_phrases
+        policy = dataclasses.replace(policy, collections=merged, allow_phrases=phrases)
+    works = [(base.works[i].id, base.works[i].title, base.works[i].collection) for i in keep]
+    works += [(w.id, w.display_title, w.collection) for w in added]
+    parts = [base.meta["content_hash"], delta.content_hash if delta else "", *sorted(gone)]
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    seen = np.frombuffer(base.file.view("bp_seen"), dtype=np.uint64)
+    try:
+        return build_index(
+            batches(),
+            works,
+            policy,
+            digest,
+            out,
+            strict=base.meta["strict"],
+            progress=report,
+            seen=seen,
+        )
+    finally:
+        if isinstance(report, ProgressReport):
+            report.close()
+
+
+def _vocab_words(seeds: Seeds) -> list[str]:
+    off, blob = seeds.file.view("vocab_off"), bytes(seeds.file.view("vocab_blob"))
+    return [blob[off[i] : off[i + 1]].decode() for i in range(1, len(off) - 1)]

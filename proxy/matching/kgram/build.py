@@ -1,0 +1,392 @@
+"""Compile works into an index file with bounded memory, on every core.
+
+1. Words: batches of works are split on a pool of processes (``tokens``); the parent maps
+   each batch's own vocabulary onto the global one and appends word ids to a temporary
+   ``source`` file, so only the vocabulary stays in memory.
+2. Windows: over the mapped ``source``, a chunk of works at a time, numpy hashes the
+   window at every ``stride``-th position of each work and the prefixes of each, and
+   appends them to 64 partition files by the hash's top bits.
+3. Tables: each partition is sorted on its own (an external sort: partitions are in hash
+   order, so their concatenation is sorted), then cut into fingerprints and a directory.
+4. The sections are copied into the index file (``layout.IndexWriter``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
+
+from proxy.matching.aho.index import window_and_stride
+from proxy.matching.boilerplate import builtin_corpus
+from proxy.matching.catalogue import Policy, Rule, Work
+from proxy.matching.kgram import boiler
+from proxy.matching.kgram.hashing import PRIME, SEED, table_bits
+from proxy.matching.kgram.layout import FORMAT_VERSION, IndexWriter
+from proxy.matching.kgram.tokens import catalogue_words
+from proxy.matching.spelling import variants
+
+#: ``progress(phase, done, total)``; called often, cheap to ignore.
+Progress = Callable[[str, int, int], None]
+#: One batch of works: its vocabulary (index = local id, 0 is ""), ids, words per work.
+Batch = tuple[Sequence[str], npt.NDArray[np.uint32], npt.NDArray[np.int64]]
+
+_BATCH_CHARS = 4 << 20
+_CHUNK_WORDS = 4 << 20
+_PARTITION_BITS = 6
+_MAX_POSTINGS = 256
+_U64 = np.uint64
+_IN_PROCESS_CHARS = 8 << 20
+
+
+def _none(phase: str, done: int, total: int) -> None:
+    pass
+
+
+def plan(policy: Policy, strict: bool) -> tuple[int, int]:
+    """Window and stride: the automaton engine's, or every position (``strict``)."""
+    return (policy.seed_words, 1) if strict else window_and_stride(policy.seed_words)
+
+
+def tokenise(texts: Sequence[str]) -> Batch:
+    """One batch's words as local ids (run in a pool process)."""
+    norms: list[str] = []
+    lens = []
+    for text in texts:
+        found = catalogue_words(text)
+        norms.extend(found)
+        lens.append(len(found))
+    # C-level loops only: the distinct words in order, then one lookup per word
+    vocab = list(dict.fromkeys(["", *norms]))
+    local = dict(zip(vocab, range(len(vocab)), strict=True))
+    ids = np.fromiter(map(local.__getitem__, norms), dtype=np.uint32, count=len(norms))
+    return vocab, ids, np.array(lens, dtype=np.int64)
+
+
+def tokenised_batches(
+    works: Sequence[Work], processes: int | None, progress: Progress
+) -> Iterator[Batch]:
+    """The works' words, batch by batch in order, split on ``processes`` processes."""
+    batches: list[list[str]] = [[]]
+    size = 0
+    for w in works:
+        if size >= _BATCH_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(w.text)
+        size += len(w.text)
+    total = sum(len(w.text) for w in works)
+    done = 0
+    procs = processes or os.cpu_count() or 1
+    if procs == 1 or total <= _IN_PROCESS_CHARS:
+        for texts in batches:
+            yield tokenise(texts)
+            done += sum(map(len, texts))
+            progress("words", done, total)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(procs) as pool:
+        for texts, batch in zip(batches, pool.imap(tokenise, batches), strict=True):
+            yield batch
+            done += sum(map(len, texts))
+            progress("words", done, total)
+
+
+def build_index(
+    batches: Iterable[Batch],
+    works: Sequence[tuple[str, str, str]],
+    policy: Policy,
+    content_hash: str,
+    out: Path,
+    *,
+    strict: bool = False,
+    progress: Progress = _none,
+    background: Sequence[str] = (),
+    seen: npt.NDArray[np.uint64] | None = None,
+) -> dict[str, Any]:
+    """Write the index of ``works`` (id, title, collection; words from ``batches``) to ``out``.
+
+    ``background``: the operator's boilerplate corpus; ``seen``: its run hashes instead
+    (what a merge takes over from the base).
+    """
+    window, stride = plan(policy, strict)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+    try:
+        vocab, starts, lens = _write_source(batches, tmp / "source")
+        if len(starts) != len(works):
+            raise ValueError(f"{len(works)} works but {len(starts)} word lists")
+        source = np.memmap(tmp / "source", dtype=np.uint32, mode="r")
+        starter = _windows(source, starts, lens, window, stride, tmp, len(vocab), progress)
+        settings = policy.boilerplate
+        if seen is None:
+            texts = [*background, *([builtin_corpus()] if settings.builtin else [])]
+            ids = [[vocab.get(n, 0) for n in catalogue_words(t)] for t in texts]
+            seen = boiler.background_hashes(ids, _mix)
+        keep = {i for i, w in enumerate(works) if w[0] in settings.keep}
+        bp_start, bp_end, bp_runs = boiler.mark(
+            source, starts, lens, seen, settings.min_works, keep, tmp, _mix
+        )
+        progress("boilerplate", 1, 1)
+        win_bits, win_count = _table(tmp, "win", positions=True, progress=progress)
+        pre_bits, pre_count = _table(tmp, "pre", positions=False, progress=progress)
+        words = list(vocab)
+        firsts = [words[i - 1] for i in np.flatnonzero(starter) if i]
+        spellings = variants()  # "colou" may still become "colour", which folds to "color"
+        chars = _char_prefixes(firsts + [v for w in firsts for v in spellings.get(w, ())])
+        writer = IndexWriter(out)
+        try:
+            writer.add("source", "I", _file_chunks(tmp / "source"))
+            writer.add("work_starts", "I", np.asarray(starts, dtype=np.uint32).tobytes())
+            _add_vocab(writer, words)
+            writer.add("starter", "B", starter.tobytes())
+            for name in ("win_dir", "win_fp", "win_pos", "pre_dir", "pre_fp"):
+                writer.add(name, "I", _file_chunks(tmp / name))
+            writer.add("chr_keys", "Q", chars.tobytes())
+            writer.add("bp_start", "I", bp_start.tobytes())
+            writer.add("bp_end", "I", bp_end.tobytes())
+            writer.add("bp_seen", "Q", seen.tobytes())
+            # unknown words drop out of a phrase, as in the automaton engine (their code is "")
+            allow_ids = [
+                [i for i in (vocab.get(n, 0) for n in catalogue_words(p)) if i]
+                for p in policy.allow_phrases
+            ]
+            meta = {
+                "format": FORMAT_VERSION,
+                "content_hash": content_hash,
+                "window": window,
+                "stride": stride,
+                "strict": strict,
+                "words": int(sum(lens)),
+                "vocab": len(words),
+                "win_bits": win_bits,
+                "win_entries": win_count,
+                "pre_bits": pre_bits,
+                "pre_entries": pre_count,
+                "works": [list(w) for w in works],
+                "policy": policy_to_json(policy),
+                "allow_ids": allow_ids,
+                "boilerplate_runs": [
+                    [r.work, r.start, r.end, r.works, r.background] for r in bp_runs
+                ],
+            }
+            progress("write", 1, 1)
+            size = writer.commit(meta)
+        except BaseException:
+            writer.abort()
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"bytes": size, "words": meta["words"], "works": len(works), "vocab": len(words)}
+
+
+def _write_source(
+    batches: Iterable[Batch], path: Path
+) -> tuple[dict[str, int], list[int], list[int]]:
+    vocab: dict[str, int] = {}
+    starts: list[int] = []
+    lens: list[int] = []
+    at = 1
+    with path.open("wb") as f:
+        f.write(np.zeros(1, dtype=np.uint32).tobytes())
+        for local, ids, counts in batches:
+            table = np.fromiter(
+                (vocab.setdefault(w, len(vocab) + 1) if w else 0 for w in local),
+                dtype=np.uint32,
+                count=len(local),
+            )
+            block = np.zeros(len(ids) + len(counts), dtype=np.uint32)
+            if len(ids):
+                block[np.arange(len(ids)) + np.repeat(np.arange(len(counts)), counts)] = table[ids]
+            firsts = np.cumsum(counts) - counts + np.arange(len(counts))
+            starts.extend((firsts + at).tolist())
+            lens.extend(counts.tolist())
+            f.write(block.tobytes())
+            at += len(block)
+    if at >= 1 << 32:
+        raise ValueError("more than 2**32 words in one index: split the catalogue by work")
+    return vocab, starts, lens
+
+
+def _windows(
+    source: npt.NDArray[np.uint32],
+    starts: list[int],
+    lens: list[int],
+    window: int,
+    stride: int,
+    tmp: Path,
+    vocab_size: int,
+    progress: Progress,
+) -> npt.NDArray[np.uint8]:
+    """Hash every loaded window and its prefixes into partition files; the starter flags."""
+    starter = np.zeros(vocab_size + 1, dtype=np.uint8)
+    parts = {
+        name: [(tmp / f"{name}-{p}").open("ab") for p in range(1 << _PARTITION_BITS)]
+        for name in ("win", "winpos", "pre")
+    }
+    shift = _U64(64 - _PARTITION_BITS)
+    total, done, first = sum(lens), 0, 0
+    try:
+        while first < len(starts):
+            last, words = first, 0
+            while last < len(starts) and words < _CHUNK_WORDS:
+                words += lens[last]
+                last += 1
+            ws = np.asarray(starts[first:last], dtype=np.int64)
+            counts = np.maximum(0, (np.asarray(lens[first:last]) - window) // stride + 1)
+            n = int(counts.sum())
+            offsets = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
+            pos = np.repeat(ws, counts) + offsets * stride
+            state = np.full(n, SEED, dtype=_U64)
+            valid = np.ones(n, dtype=bool)
+            prefixes = []
+            for k in range(window):
+                w = source[pos + k].astype(_U64)
+                valid &= w != 0
+                state = (state ^ w) * _U64(PRIME)
+                if 2 <= k + 1 < window:
+                    prefixes.append(_mix(state))
+            starter[source[pos[valid]]] = 1
+            hashes, where = _mix(state)[valid], pos[valid].astype(np.uint32)
+            _partition(hashes, [where], parts["win"], [parts["winpos"]], shift)
+            if prefixes:
+                pre = _distinct(np.concatenate([p[valid] for p in prefixes]))
+                _partition(pre, [], parts["pre"], [], shift)
+            done += words
+            progress("windows", done, total)
+            first = last
+    finally:
+        for files in parts.values():
+            for f in files:
+                f.close()
+    return starter
+
+
+def _partition(
+    hashes: npt.NDArray[np.uint64],
+    values: list[npt.NDArray[np.uint32]],
+    files: list[Any],
+    value_files: list[list[Any]],
+    shift: np.uint64,
+) -> None:
+    order = np.argsort(hashes, kind="stable")
+    hashes = hashes[order]
+    values = [v[order] for v in values]
+    cuts = np.searchsorted(hashes >> shift, np.arange(len(files) + 1), side="left")
+    for p in range(len(files)):
+        lo, hi = cuts[p], cuts[p + 1]
+        if lo < hi:
+            files[p].write(hashes[lo:hi].tobytes())
+            for v, vf in zip(values, value_files, strict=True):
+                vf[p].write(v[lo:hi].tobytes())
+
+
+def _table(tmp: Path, name: str, *, positions: bool, progress: Progress) -> tuple[int, int]:
+    """Sort each partition, then write its fingerprints, directory (and positions)."""
+    total, count = 0, 1 << _PARTITION_BITS
+    for p in range(count):
+        h = np.fromfile(tmp / f"{name}-{p}", dtype=_U64)
+        if positions:
+            pos = np.fromfile(tmp / f"{name}pos-{p}", dtype=np.uint32)
+            order = np.argsort(h, kind="stable")  # positions stay in order within a hash
+            h, pos = h[order], pos[order]
+            if len(h):
+                new = np.r_[True, h[1:] != h[:-1]]
+                first = np.maximum.accumulate(np.where(new, np.arange(len(h)), 0))
+                keep = np.arange(len(h)) - first < _MAX_POSTINGS
+                h, pos = h[keep], pos[keep]
+            pos.tofile(tmp / f"{name}pos-{p}")
+        else:
+            h = _distinct(h)
+        h.tofile(tmp / f"{name}-{p}")
+        total += len(h)
+        progress(f"sort {name}", p + 1, count)
+    bits = table_bits(total)
+    buckets = np.zeros(1 << bits, dtype=np.int64)
+    with (
+        (tmp / f"{name}_fp").open("wb") as fp_file,
+        (tmp / f"{name}_pos").open("wb") as pos_file,
+    ):
+        for p in range(count):
+            h = np.fromfile(tmp / f"{name}-{p}", dtype=_U64)
+            if bits:
+                buckets += np.bincount((h >> _U64(64 - bits)).astype(np.int64), minlength=1 << bits)
+            else:
+                buckets[0] += len(h)
+            fp_file.write(((h >> _U64(32 - bits)) & _U64(0xFFFFFFFF)).astype(np.uint32).tobytes())
+            if positions:
+                pos_file.write((tmp / f"{name}pos-{p}").read_bytes())
+    directory = np.concatenate([[0], np.cumsum(buckets)]).astype(np.uint32)
+    directory.tofile(tmp / f"{name}_dir")
+    return bits, total
+
+
+def _mix(state: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    h = state ^ (state >> _U64(30))
+    h = h * _U64(0xBF58476D1CE4E5B9)
+    h = h ^ (h >> _U64(27))
+    h = h * _U64(0x94D049BB133111EB)
+    out: npt.NDArray[np.uint64] = h ^ (h >> _U64(31))
+    return out
+
+
+def _add_vocab(writer: IndexWriter, words: list[str]) -> None:
+    encoded = [w.encode() for w in words]
+    keys = np.fromiter((xxhash.xxh3_64_intdigest(b) for b in encoded), dtype=_U64, count=len(words))
+    order = np.argsort(keys, kind="stable")
+    writer.add("vocab_keys", "Q", keys[order].tobytes())
+    writer.add("vocab_ids", "I", (order + 1).astype(np.uint32).tobytes())
+    lengths = np.fromiter(map(len, encoded), dtype=np.uint64, count=len(encoded))
+    writer.add(
+        "vocab_off", "Q", np.concatenate([[0, 0], np.cumsum(lengths)]).astype(_U64).tobytes()
+    )
+    writer.add("vocab_blob", "B", b"".join(encoded))
+
+
+def _char_prefixes(starters: list[str]) -> npt.NDArray[np.uint64]:
+    """Hashes of every prefix of every word that begins a loaded window."""
+    seen = {w[:n] for w in starters for n in range(1, len(w) + 1)}
+    keys = np.fromiter(
+        (xxhash.xxh3_64_intdigest(s.encode()) for s in seen), dtype=_U64, count=len(seen)
+    )
+    return _distinct(keys)
+
+
+def _distinct(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """``np.unique`` by sorting (numpy 2's hash-based unique is several times slower here)."""
+    values = np.sort(values)
+    if len(values) < 2:
+        return values
+    out: npt.NDArray[np.uint64] = values[np.r_[True, values[1:] != values[:-1]]]
+    return out
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(8 << 20):
+            yield chunk
+
+
+def policy_to_json(policy: Policy) -> dict[str, Any]:
+    """The policy as JSON (every field of every rule; ``engine.policy_from_json`` reads it)."""
+    bp = policy.boilerplate
+    return {
+        "default": _rule(policy.default),
+        "collections": {k: _rule(v) for k, v in policy.collections.items()},
+        "allow_phrases": list(policy.allow_phrases),
+        "allow_works": sorted(policy.allow_works),
+        "boilerplate": {**dataclasses.asdict(bp), "keep": sorted(bp.keep)},
+    }
+
+
+def _rule(rule: Rule) -> dict[str, Any]:
+    return {**dataclasses.asdict(rule), "action": rule.action.value}
