@@ -194,11 +194,14 @@ async def _relay(
 
 async def _read_whole(upstream: aiohttp.ClientResponse, settings: Settings) -> bytes:
     """The upstream body, within ``read_timeout``; ``DialectError`` if over ``max_body_bytes``."""
+    limit, body = settings.max_body_bytes, bytearray()
     async with asyncio.timeout(settings.read_timeout):
-        body = await upstream.content.read(settings.max_body_bytes + 1)
-    if len(body) > settings.max_body_bytes:
-        raise DialectError(f"upstream body over {settings.max_body_bytes} bytes")
-    return body
+        # read(n) returns what has arrived so far: a body sent in pieces is read to its end
+        while chunk := await upstream.content.read(limit + 1 - len(body)):
+            body += chunk
+            if len(body) > limit:
+                raise DialectError(f"upstream body over {limit} bytes")
+    return bytes(body)
 
 
 async def _whole(

@@ -200,6 +200,20 @@ async def test_upstream_error_bodies_pass_unchanged(
     assert headers["Content-Type"].startswith("application/json")
 
 
+@pytest.mark.parametrize("route", ROUTES, ids=IDS)
+async def test_a_whole_body_that_arrives_in_pieces_is_read_to_its_end(
+    start_stack: StartStack, route: Route
+) -> None:
+    """A non-streamed body written in three pieces with pauses between them reaches the
+    client whole and unchanged (it is not cut at the first piece that arrived)."""
+    body = DIALECTS[route.format].error_body(400, "a body the model server sends in pieces")
+    pieces = [body[:7], body[7:20], body[20:]]
+    replay = Replay(pieces, status=400, content_type="application/json", pause=0.2)
+    stack = await start_stack(replay=replay, **ROOMY)
+    got, _, received = await post(stack.proxy + route.url(False), route.request("hi", False))
+    assert (got, received) == (400, body)
+
+
 @pytest.mark.parametrize("status", [400, 500])
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)
 async def test_upstream_error_quoting_protected_text_is_withheld(

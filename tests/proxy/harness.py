@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -35,13 +36,16 @@ class Replay:
     status: int = 200
     content_type: str = "text/event-stream"
     seen: list[dict[str, Any]] = field(default_factory=list)
+    pause: float = 0.0  # seconds between chunks (a body that arrives in pieces)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.seen.append({"path": request.path_qs, "headers": dict(request.headers), "body": body})
         resp = web.StreamResponse(status=self.status, headers={"Content-Type": self.content_type})
         await resp.prepare(request)
-        for chunk in self.chunks:
+        for i, chunk in enumerate(self.chunks):
+            if i and self.pause:
+                await asyncio.sleep(self.pause)
             await resp.write(chunk)
         await resp.write_eof()
         return resp
