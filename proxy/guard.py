@@ -50,6 +50,9 @@ class _Stream:
     redacted: bool = False  # a replacement went out instead of original text
 
 
+_HELD = Sent("", False)  # all of a chunk held back, nothing blocked
+
+
 class ResponseGuard:
     """The ``TextFilter`` for one response.
 
@@ -67,6 +70,7 @@ class ResponseGuard:
         extraction: Extraction | None = None,
     ) -> None:
         self._index = index
+        self._withholds = index.withholds
         self._strict = strict  # holdback = "strict": no lead-in word of a run is released
         self.extraction = extraction or Extraction()
         self.reasons: dict[tuple[str, int, str], str] = {}  # (key, start, work) -> why
@@ -85,25 +89,38 @@ class ResponseGuard:
     # -- TextFilter ------------------------------------------------------------------------
 
     def push(self, key: str, text: str) -> Sent:
-        stream = self._stream(key)
+        stream = self._streams.get(key) or self._stream(key)
         if stream.blocked or stream.closed or not text:
             return Sent("", stream.blocked)
-        if len(stream.held) > self._most_held_chars:
+        held = stream.held
+        if len(held) > self._most_held_chars:
             # What waited for this chunk: text held in full and then released in one go
             # (a near-verbatim candidate that came to nothing) is never held after a release.
-            self._most_held_chars = len(stream.held)
-            self.most_held_words = max(self.most_held_words, len(stream.held.split()))
-        stream.held += text
+            self._most_held_chars = len(held)
+            self.most_held_words = max(self.most_held_words, len(held.split()))
+        stream.held = held = held + text
         session = stream.session
-        stream.arrivals.append((session.fed + len(text), self._clock()))
+        now = self._clock()
+        stream.arrivals.append((session.fed + len(text), now))
         settled = session.feed(text)
         if stream.watch is not None:  # short runs can block this stream (a spent work, context)
             over = stream.watch.feed(text)
             out = self._release(key, stream, settled, final=False, over=over)
         elif settled or session.open:
             out = self._release(key, stream, settled, final=False)
-        else:  # the clean path: nothing found, nothing followed; release what is safe
-            out = self._take(stream, session.safe_until if self._index.withholds else session.fed)
+        elif stream.redactions:
+            out = self._take(stream, session.safe_until if self._withholds else session.fed)
+        else:  # the clean path (once per chunk): nothing found or followed, nothing to redact
+            limit = session.safe_until if self._withholds else session.fed
+            start = stream.done
+            if limit <= start:
+                return _HELD
+            out = held[: limit - start]
+            stream.held = held[limit - start :]
+            stream.done = limit
+            stream.sent.append(out)
+            self._note_release(stream, start, now)
+            return Sent(out, False)
         return Sent(out, stream.blocked)
 
     def close(self, key: str) -> Sent:
@@ -287,9 +304,10 @@ class ResponseGuard:
         stream.held = stream.held[to - stream.done :]
         stream.done = to
 
-    def _note_release(self, stream: _Stream, start: int) -> None:
+    def _note_release(self, stream: _Stream, start: int, now: float | None = None) -> None:
         arrivals = stream.arrivals
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         if arrivals and arrivals[0][0] > start:  # as usual: the oldest arrival not yet out
             arrived = arrivals[0][1]
         else:

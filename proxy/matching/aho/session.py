@@ -141,13 +141,15 @@ class MatchSession:
             nxt = self._cleaner.next_char
             if nxt.isalpha() and nxt not in "nN":
                 self._end_pending()
+        if not self._waiting and not self._chains.busy:
+            return []  # the usual chunk: nothing to settle
         return self._settle()
 
     def _take(self, piece: Piece) -> None:
         """Split the next piece of cleaned text into words."""
         spans = self._spans
-        spans.add(*piece)
-        text = piece[0]
+        text, lo, hi, ident = piece
+        spans.add(text, lo, hi, ident)
         start = self._cfed
         self._cfed += len(text)
         if len(spans) > 32:
