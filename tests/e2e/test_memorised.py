@@ -29,12 +29,15 @@ from proxy.matching.engines import load_matcher
 from proxy.matching.normalize import words
 from proxy.rules import load_rules
 from proxy.scan import scan_text
+from proxy.settings import Settings
 from tests.e2e.conftest import LlamaServer, StartProxy
 from tests.e2e.memorised import CANDIDATES, RULES, Text, longest_run, texts
 from tests.proxy.harness import events, stack_factory
 
 SEED = 1234
 MIN_WORDS = 12  # tests/e2e/rules/policy.toml
+# The shortest run of a request the context check keeps (the setting's default).
+BUDGET_MIN_RUN: int = Settings.model_fields["budget_min_run"].default
 MAX_TOKENS = {"completions": 96, "chat": 160}
 TEXTS = texts()
 CASES = [(t, route) for t in TEXTS for route in ("completions", "chat")]
@@ -137,7 +140,8 @@ async def test_memorised_text_through_proxy(
 ) -> None:
     """Asked directly, the model's answer reproduces `text` for some run; through the proxy
     an answer with a min_words run is cut with content_filter and none reaches the client,
-    streamed and not; a shorter reproduction arrives exactly as directly."""
+    streamed and not; so is one that goes on from a prompt quoting the work (the request's
+    run and the answer's are one run); a shorter reproduction arrives exactly as directly."""
     proxy = await start_proxy(memorised_server.url, all_rules)
     index = load_matcher(load_rules(all_rules), None)[0]
     # The server reuses the previous prompt's evaluated tokens: one warm-up request puts it in
@@ -162,11 +166,19 @@ async def test_memorised_text_through_proxy(
     report["rows"].append(row)
     print(f"\n[{text.id}/{route}] run {run}: {direct!r}")
     assert bool(scan_text(index, direct)) == (run >= MIN_WORDS), direct
+    # A completions prompt is the text the answer continues: a run of a work in it that the
+    # answer carries on with is one run with the answer's words (the context check).  The
+    # matcher says which runs count (boilerplate such as the MIT licence's wording does not).
+    prompt = text.prefix if route == "completions" else ""
+    quoted = longest_run(prompt, text.text)
+    joined = scan_text(index, prompt + direct) if quoted >= BUDGET_MIN_RUN else []
+    continues = any(f.start < len(prompt) < f.end for f in joined)
     for stream, (client_text, finish) in got.items():
-        if run >= MIN_WORDS:
+        if run >= MIN_WORDS or continues:
             assert finish == "content_filter", (stream, client_text)
             assert scan_text(index, client_text) == []
             assert longest_run(client_text, text.text) < MIN_WORDS
+            assert longest_run(prompt + client_text, text.text) <= max(quoted, MIN_WORDS - 1)
             assert direct_of[stream][0].startswith(client_text)
         else:
             assert (client_text, finish) == direct_of[stream]
