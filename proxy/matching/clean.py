@@ -22,6 +22,7 @@ import functools
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
 
 import regex
 
@@ -153,7 +154,7 @@ class Cleaner:
         out: list[Piece] = []
         done = skip  # output produced up to here
         limit = len(text) if final else _unsettled(text, skip)  # nothing settled past it
-        for m in _RULES.finditer(text, pos=skip):
+        for m in rule_matches(text, skip):
             s, e = m.span()
             if not final and (s >= limit or e + _LOOKAHEAD > len(text)):
                 limit = min(limit, s)  # may still grow or change with more text
@@ -172,6 +173,26 @@ class Cleaner:
         self._buf = buf[released:]
         self._at += released
         return out
+
+
+def rule_matches(text: str, pos: int) -> Iterator[regex.Match[str]]:
+    """What ``_RULES.finditer(text, pos=pos)`` gives, far faster on long texts.
+
+    ``finditer`` tries the rules at every position of a whole book; every match begins at a
+    ``_SCREEN`` hit or one character after it, so the rules are tried only there, in order.
+    """
+    done = pos  # no match may begin before the end of the last one
+    for hit in _SCREEN.finditer(text, max(0, pos - 1)):
+        at = hit.start()
+        for start in (at, at + 1):
+            if start < done:
+                continue
+            m = _RULES.match(text, start)
+            if m is not None:
+                yield m
+                done = m.end()
+            else:
+                done = start + 1  # the next hit may be this same position
 
 
 # How far back from the end a match that is still unfinished can begin, per rule.
