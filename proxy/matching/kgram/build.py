@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+from itertools import chain
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from proxy.matching.catalogue import Policy, Rule, Work
 from proxy.matching.kgram import boiler
 from proxy.matching.kgram.hashing import PRIME, SEED, table_bits
 from proxy.matching.kgram.layout import FORMAT_VERSION, IndexWriter
-from proxy.matching.kgram.tokens import catalogue_words
+from proxy.matching.kgram.tokens import catalogue_words, forms, raw_words
 from proxy.matching.spelling import variants
 
 #: ``progress(phase, done, total)``; called often, cheap to ignore.
@@ -46,6 +47,8 @@ _PARTITION_BITS = 6
 _MAX_POSTINGS = 256
 _U64 = np.uint64
 _IN_PROCESS_CHARS = 8 << 20
+_FORMS: dict[str, tuple[str, ...]] = {}  # raw word -> its normal forms, in this process
+_FORMS_CACHE = 1 << 21
 
 
 def _none(phase: str, done: int, total: int) -> None:
@@ -59,17 +62,29 @@ def plan(policy: Policy, strict: bool) -> tuple[int, int]:
 
 def tokenise(texts: Sequence[str]) -> Batch:
     """One batch's words as local ids (run in a pool process)."""
-    norms: list[str] = []
+    raws: list[str] = []
     lens = []
     for text in texts:
-        found = catalogue_words(text)
-        norms.extend(found)
+        found = raw_words(text)
+        raws += found
         lens.append(len(found))
-    # C-level loops only: the distinct words in order, then one lookup per word
-    vocab = list(dict.fromkeys(["", *norms]))
-    local = dict(zip(vocab, range(len(vocab)), strict=True))
-    ids = np.fromiter(map(local.__getitem__, norms), dtype=np.uint32, count=len(norms))
-    return vocab, ids, np.array(lens, dtype=np.int64)
+    # C-level loops only: the distinct raw words, each folded once (a process-wide cache:
+    # a catalogue's vocabulary recurs batch after batch), then one lookup per word.
+    distinct = dict.fromkeys(raws)
+    if len(_FORMS) > _FORMS_CACHE:
+        _FORMS.clear()
+    _FORMS.update((raw, forms(raw)) for raw in distinct.keys() - _FORMS.keys())
+    local: dict[str, int] = {"": 0}
+    for raw in distinct:
+        distinct[raw] = tuple(local.setdefault(f, len(local)) for f in _FORMS[raw])
+    ids = np.fromiter(chain.from_iterable(map(distinct.__getitem__, raws)), dtype=np.uint32)
+    counts = np.fromiter(map(len, distinct.values()), dtype=np.int64, count=len(distinct))
+    if (counts != 1).any():  # a raw word of several forms ("21", "theQuick"): per-text counts
+        per_raw = dict(zip(distinct, counts.tolist(), strict=True))
+        per_word = np.fromiter(map(per_raw.__getitem__, raws), dtype=np.int64, count=len(raws))
+        bounds, total = np.cumsum([0, *lens]), np.r_[0, np.cumsum(per_word)]
+        lens = (total[bounds[1:]] - total[bounds[:-1]]).tolist()
+    return list(local), ids, np.array(lens, dtype=np.int64)
 
 
 def tokenised_batches(
