@@ -18,8 +18,8 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from itertools import chain
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ def tokenise(texts: Sequence[str]) -> Batch:
         lens.append(len(found))
     # C-level loops only: the distinct raw words, each folded once (a process-wide cache:
     # a catalogue's vocabulary recurs batch after batch), then one lookup per word.
-    distinct = dict.fromkeys(raws)
+    distinct: dict[str, tuple[int, ...]] = dict.fromkeys(raws, ())
     if len(_FORMS) > _FORMS_CACHE:
         _FORMS.clear()
     _FORMS.update((raw, forms(raw)) for raw in distinct.keys() - _FORMS.keys())
