@@ -214,10 +214,11 @@ def _write_source(
     with path.open("wb") as f:
         f.write(np.zeros(1, dtype=np.uint32).tobytes())
         for local, ids, counts in batches:
+            # local[0] is "" (unknown); the rest are new to the batch, some to the index
+            new = [w for w in local[1:] if w not in vocab]
+            vocab.update(zip(new, range(len(vocab) + 1, len(vocab) + 1 + len(new)), strict=True))
             table = np.fromiter(
-                (vocab.setdefault(w, len(vocab) + 1) if w else 0 for w in local),
-                dtype=np.uint32,
-                count=len(local),
+                chain([0], map(vocab.__getitem__, local[1:])), dtype=np.uint32, count=len(local)
             )
             block = np.zeros(len(ids) + len(counts), dtype=np.uint32)
             if len(ids):
