@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from proxy.demo.__main__ import add_arguments as add_demo_arguments
 from proxy.matching.engines import IndexFileError, load_matcher
 from proxy.matching.kgram.layout import open_index
-from proxy.rules import RulesError, load_rules
+from proxy.rules import RulesError, iter_works, load_rules, rules_bytes
 from proxy.settings import default_cache_dir
 from proxy.settings_cli import add_settings_options, config_file, given_settings
 
@@ -277,13 +277,19 @@ def _build_index(args: argparse.Namespace) -> int:
         print("copyguard build-index: --processes must be at least 1", file=sys.stderr)
         return 2
     try:
-        catalogue = load_rules(args.rules) if args.rules is not None else None
         if args.merge is not None:
+            catalogue = load_rules(args.rules) if args.rules is not None else None
             info = merge(args.merge, catalogue, args.out, processes=args.processes)
         else:
-            assert catalogue is not None
+            # checked whole first, then read again file by file: memory stays bounded
+            catalogue = load_rules(args.rules, texts=False)
             info = build_from_rules(
-                catalogue, args.out, strict=args.strict, processes=args.processes
+                catalogue,
+                args.out,
+                strict=args.strict,
+                processes=args.processes,
+                texts=iter_works(args.rules),
+                total=rules_bytes(args.rules),
             )
     except RulesError as e:
         print(f"copyguard build-index: bad rules: {e}", file=sys.stderr)

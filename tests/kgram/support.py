@@ -16,7 +16,7 @@ def build_kgram(catalogue: Catalogue, out: Path, strict: bool = False) -> KgramM
     """Index ``catalogue`` into ``out`` (in this process) and map it."""
     kept = [w for w in catalogue.works if w.id not in catalogue.policy.allow_works]
     build_index(
-        tokenised_batches(kept, 1, lambda *a: None),
+        tokenised_batches(kept, sum(len(w.text) for w in kept), 1, lambda *a: None),
         [(w.id, w.display_title, w.collection) for w in kept],
         catalogue.policy,
         catalogue.content_hash,

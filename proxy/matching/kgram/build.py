@@ -18,8 +18,10 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ _PARTITION_BITS = 6
 _MAX_POSTINGS = 256
 _U64 = np.uint64
 _IN_PROCESS_CHARS = 8 << 20
+_IN_FLIGHT = 2  # batches per process given out ahead
 _FORMS: dict[str, tuple[str, ...]] = {}  # raw word -> its normal forms, in this process
 _FORMS_CACHE = 1 << 21
 
@@ -88,32 +91,50 @@ def tokenise(texts: Sequence[str]) -> Batch:
 
 
 def tokenised_batches(
-    works: Sequence[Work], processes: int | None, progress: Progress
+    works: Iterable[Work], total: int, processes: int | None, progress: Progress
 ) -> Iterator[Batch]:
-    """The works' words, batch by batch in order, split on ``processes`` processes."""
-    batches: list[list[str]] = [[]]
-    size = 0
-    for w in works:
-        if size >= _BATCH_CHARS:
-            batches.append([])
-            size = 0
-        batches[-1].append(w.text)
-        size += len(w.text)
-    total = sum(len(w.text) for w in works)
+    """The works' words, batch by batch in order, split on ``processes`` processes.
+
+    ``works`` is read as batches are needed (a few per process in flight), so memory does
+    not grow with the catalogue; ``total``: about how many characters they hold.
+    """
     done = 0
     procs = processes or os.cpu_count() or 1
     if procs == 1 or total <= _IN_PROCESS_CHARS:
-        for texts in batches:
+        for texts in _batches(works):
             yield tokenise(texts)
             done += sum(map(len, texts))
-            progress("words", done, total)
+            progress("words", min(done, total), total)
+        progress("words", total, total)  # ``total`` was an estimate
         return
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(procs) as pool:
-        for texts, batch in zip(batches, pool.imap(tokenise, batches), strict=True):
+        pending: deque[tuple[int, AsyncResult[Batch]]] = deque()
+        for texts in _batches(works):
+            pending.append((sum(map(len, texts)), pool.apply_async(tokenise, (texts,))))
+            while len(pending) > _IN_FLIGHT * procs or (pending and pending[0][1].ready()):
+                size, result = pending.popleft()
+                yield result.get()
+                done += size
+                progress("words", min(done, total), total)
+        while pending:
+            size, result = pending.popleft()
+            yield result.get()
+            done += size
+            progress("words", min(done, total), total)
+    progress("words", total, total)
+
+
+def _batches(works: Iterable[Work]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for w in works:
+        if size >= _BATCH_CHARS:
             yield batch
-            done += sum(map(len, texts))
-            progress("words", done, total)
+            batch, size = [], 0
+        batch.append(w.text)
+        size += len(w.text)
+    yield batch
 
 
 def build_index(
