@@ -19,9 +19,10 @@ import numpy as np
 
 from proxy.matching.catalogue import Catalogue, Work
 from proxy.matching.engines import withdrawn_ids
-from proxy.matching.kgram.build import Batch, Progress, build_index, tokenised_batches
+from proxy.matching.kgram.build import build_index
 from proxy.matching.kgram.engine import Seeds, policy_from_json, work_words
 from proxy.matching.kgram.layout import open_index
+from proxy.matching.kgram.tokens import Batch, Progress, tokenised_batches
 
 _LOG_EVERY = 5.0
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from proxy.matching.aho.index import MatchIndex
 from proxy.matching.catalogue import Catalogue
-from proxy.matching.kgram.build import build_index, tokenised_batches
+from proxy.matching.kgram.build import build_index
 from proxy.matching.kgram.engine import KgramMatcher
 from proxy.matching.kgram.layout import open_index
+from proxy.matching.kgram.tokens import tokenised_batches
 from proxy.matching.seam import Finding, Matcher
 
 

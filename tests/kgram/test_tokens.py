@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.matching.kgram.build import tokenise
-from proxy.matching.kgram.tokens import catalogue_words
+from proxy.matching.kgram.tokens import catalogue_words, tokenise
 from proxy.matching.normalize import words
 from tests.conftest import GUTENBERG, SPEECHES, need_corpora
 

@@ -14,14 +14,10 @@
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
 import shutil
 import tempfile
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -31,27 +27,17 @@ import xxhash
 
 from proxy.matching.aho.index import window_and_stride
 from proxy.matching.boilerplate import builtin_corpus
-from proxy.matching.catalogue import Policy, Rule, Work
+from proxy.matching.catalogue import Policy, Rule
 from proxy.matching.kgram import boiler
 from proxy.matching.kgram.hashing import PRIME, SEED, table_bits
 from proxy.matching.kgram.layout import FORMAT_VERSION, IndexWriter
-from proxy.matching.kgram.tokens import catalogue_words, forms, raw_words
+from proxy.matching.kgram.tokens import Batch, Progress, catalogue_words
 from proxy.matching.spelling import variants
 
-#: ``progress(phase, done, total)``; called often, cheap to ignore.
-Progress = Callable[[str, int, int], None]
-#: One batch of works: its vocabulary (index = local id, 0 is ""), ids, words per work.
-Batch = tuple[Sequence[str], npt.NDArray[np.uint32], npt.NDArray[np.int64]]
-
-_BATCH_CHARS = 4 << 20
 _CHUNK_WORDS = 4 << 20
 _PARTITION_BITS = 6
 _MAX_POSTINGS = 256
 _U64 = np.uint64
-_IN_PROCESS_CHARS = 8 << 20
-_IN_FLIGHT = 2  # batches per process given out ahead
-_FORMS: dict[str, tuple[str, ...]] = {}  # raw word -> its normal forms, in this process
-_FORMS_CACHE = 1 << 21
 
 
 def _none(phase: str, done: int, total: int) -> None:
@@ -61,80 +47,6 @@ def _none(phase: str, done: int, total: int) -> None:
 def plan(policy: Policy, strict: bool) -> tuple[int, int]:
     """Window and stride: the automaton engine's, or every position (``strict``)."""
     return (policy.seed_words, 1) if strict else window_and_stride(policy.seed_words)
-
-
-def tokenise(texts: Sequence[str]) -> Batch:
-    """One batch's words as local ids (run in a pool process)."""
-    raws: list[str] = []
-    lens = []
-    for text in texts:
-        found = raw_words(text)
-        raws += found
-        lens.append(len(found))
-    # C-level loops only: the distinct raw words, each folded once (a process-wide cache:
-    # a catalogue's vocabulary recurs batch after batch), then one lookup per word.
-    distinct: dict[str, tuple[int, ...]] = dict.fromkeys(raws, ())
-    if len(_FORMS) > _FORMS_CACHE:
-        _FORMS.clear()
-    _FORMS.update((raw, forms(raw)) for raw in distinct.keys() - _FORMS.keys())
-    local: dict[str, int] = {"": 0}
-    for raw in distinct:
-        distinct[raw] = tuple(local.setdefault(f, len(local)) for f in _FORMS[raw])
-    ids = np.fromiter(chain.from_iterable(map(distinct.__getitem__, raws)), dtype=np.uint32)
-    counts = np.fromiter(map(len, distinct.values()), dtype=np.int64, count=len(distinct))
-    if (counts != 1).any():  # a raw word of several forms ("21", "theQuick"): per-text counts
-        per_raw = dict(zip(distinct, counts.tolist(), strict=True))
-        per_word = np.fromiter(map(per_raw.__getitem__, raws), dtype=np.int64, count=len(raws))
-        bounds, total = np.cumsum([0, *lens]), np.r_[0, np.cumsum(per_word)]
-        lens = (total[bounds[1:]] - total[bounds[:-1]]).tolist()
-    return list(local), ids, np.array(lens, dtype=np.int64)
-
-
-def tokenised_batches(
-    works: Iterable[Work], total: int, processes: int | None, progress: Progress
-) -> Iterator[Batch]:
-    """The works' words, batch by batch in order, split on ``processes`` processes.
-
-    ``works`` is read as batches are needed (a few per process in flight), so memory does
-    not grow with the catalogue; ``total``: about how many characters they hold.
-    """
-    done = 0
-    procs = processes or os.cpu_count() or 1
-    if procs == 1 or total <= _IN_PROCESS_CHARS:
-        for texts in _batches(works):
-            yield tokenise(texts)
-            done += sum(map(len, texts))
-            progress("words", min(done, total), total)
-        progress("words", total, total)  # ``total`` was an estimate
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(procs) as pool:
-        pending: deque[tuple[int, AsyncResult[Batch]]] = deque()
-        for texts in _batches(works):
-            pending.append((sum(map(len, texts)), pool.apply_async(tokenise, (texts,))))
-            while len(pending) > _IN_FLIGHT * procs or (pending and pending[0][1].ready()):
-                size, result = pending.popleft()
-                yield result.get()
-                done += size
-                progress("words", min(done, total), total)
-        while pending:
-            size, result = pending.popleft()
-            yield result.get()
-            done += size
-            progress("words", min(done, total), total)
-    progress("words", total, total)
-
-
-def _batches(works: Iterable[Work]) -> Iterator[list[str]]:
-    batch: list[str] = []
-    size = 0
-    for w in works:
-        if size >= _BATCH_CHARS:
-            yield batch
-            batch, size = [], 0
-        batch.append(w.text)
-        size += len(w.text)
-    yield batch
 
 
 def build_index(

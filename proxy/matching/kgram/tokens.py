@@ -6,14 +6,24 @@ tests/kgram/test_tokens.py).  The cleaned text is cut at line breaks where no wo
 continue across (the next line starts with a character no contraction tail starts with);
 ASCII pieces take the fast pattern (or ``str.split`` when no apostrophe or hyphen can
 join words), others ``WORD_RE``; every distinct word is folded once (``fold``) and the
-text's words expanded from that table.
+text's words expanded from that table.  Batches of works are tokenised on a pool of
+processes, a few batches ahead of the build, so memory does not grow with the catalogue.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
+from multiprocessing.pool import AsyncResult
 
+import numpy as np
+import numpy.typing as npt
+
+from proxy.matching.catalogue import Work
 from proxy.matching.clean import clean
 from proxy.matching.normalize import MAX_WORD_CHARS, WORD_RE, fold
 
@@ -23,6 +33,17 @@ _ASCII_WORD = re.compile(
     rf"|{_GAP}*'{_GAP}*(?i:s|m|d|ll|re|ve|t)(?![A-Za-z0-9])"
     rf"|{_GAP}+(?i:n)'(?i:t)(?![A-Za-z0-9]))[A-Za-z0-9]*)*"
 )
+#: ``progress(phase, done, total)``; called often, cheap to ignore.
+Progress = Callable[[str, int, int], None]
+#: One batch of works: its vocabulary (index = local id, 0 is ""), ids, words per work.
+Batch = tuple[Sequence[str], npt.NDArray[np.uint32], npt.NDArray[np.int64]]
+
+_BATCH_CHARS = 4 << 20
+_IN_PROCESS_CHARS = 8 << 20
+_IN_FLIGHT = 2  # batches per process given out ahead
+_FORMS: dict[str, tuple[str, ...]] = {}  # raw word -> its normal forms, in this process
+_FORMS_CACHE = 1 << 21
+
 # A line break followed by one of these cannot sit inside a word (nor before its tail).
 _SAFE_BREAK = re.compile(r"\n(?=[A-MO-Za-mo-z0-9\"(*\[#_.,;:!?)\]{}<>/\\|@$%^&+=~`])")
 
@@ -63,3 +84,77 @@ def catalogue_words(text: str, table: dict[str, tuple[str, ...]] | None = None) 
     table = {} if table is None else table
     table.update((raw, forms(raw)) for raw in set(raws).difference(table))
     return list(chain.from_iterable(map(table.__getitem__, raws)))
+
+
+def tokenise(texts: Sequence[str]) -> Batch:
+    """One batch's words as local ids (run in a pool process)."""
+    raws: list[str] = []
+    lens = []
+    for text in texts:
+        found = raw_words(text)
+        raws += found
+        lens.append(len(found))
+    # C-level loops only: the distinct raw words, each folded once (a process-wide cache:
+    # a catalogue's vocabulary recurs batch after batch), then one lookup per word.
+    distinct: dict[str, tuple[int, ...]] = dict.fromkeys(raws, ())
+    if len(_FORMS) > _FORMS_CACHE:
+        _FORMS.clear()
+    _FORMS.update((raw, forms(raw)) for raw in distinct.keys() - _FORMS.keys())
+    local: dict[str, int] = {"": 0}
+    for raw in distinct:
+        distinct[raw] = tuple(local.setdefault(f, len(local)) for f in _FORMS[raw])
+    ids = np.fromiter(chain.from_iterable(map(distinct.__getitem__, raws)), dtype=np.uint32)
+    counts = np.fromiter(map(len, distinct.values()), dtype=np.int64, count=len(distinct))
+    if (counts != 1).any():  # a raw word of several forms ("21", "theQuick"): per-text counts
+        per_raw = dict(zip(distinct, counts.tolist(), strict=True))
+        per_word = np.fromiter(map(per_raw.__getitem__, raws), dtype=np.int64, count=len(raws))
+        bounds, total = np.cumsum([0, *lens]), np.r_[0, np.cumsum(per_word)]
+        lens = (total[bounds[1:]] - total[bounds[:-1]]).tolist()
+    return list(local), ids, np.array(lens, dtype=np.int64)
+
+
+def tokenised_batches(
+    works: Iterable[Work], total: int, processes: int | None, progress: Progress
+) -> Iterator[Batch]:
+    """The works' words, batch by batch in order, split on ``processes`` processes.
+
+    ``works`` is read as batches are needed (a few per process in flight), so memory does
+    not grow with the catalogue; ``total``: about how many characters they hold.
+    """
+    done = 0
+    procs = processes or os.cpu_count() or 1
+    if procs == 1 or total <= _IN_PROCESS_CHARS:
+        for texts in _batches(works):
+            yield tokenise(texts)
+            done += sum(map(len, texts))
+            progress("words", min(done, total), total)
+        progress("words", total, total)  # ``total`` was an estimate
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(procs) as pool:
+        pending: deque[tuple[int, AsyncResult[Batch]]] = deque()
+        for texts in _batches(works):
+            pending.append((sum(map(len, texts)), pool.apply_async(tokenise, (texts,))))
+            while len(pending) > _IN_FLIGHT * procs or (pending and pending[0][1].ready()):
+                size, result = pending.popleft()
+                yield result.get()
+                done += size
+                progress("words", min(done, total), total)
+        while pending:
+            size, result = pending.popleft()
+            yield result.get()
+            done += size
+            progress("words", min(done, total), total)
+    progress("words", total, total)
+
+
+def _batches(works: Iterable[Work]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for w in works:
+        if size >= _BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+        batch.append(w.text)
+        size += len(w.text)
+    yield batch
