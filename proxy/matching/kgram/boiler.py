@@ -2,8 +2,9 @@
 
 Every run of ``SHINGLE`` words is hashed (the run hash of ``hashing``); a run shared by
 ``min_works`` works or more, or found in the background corpus, marks its words.  The
-hashes of distinct runs per work go to partition files (bounded memory), each partition
-is counted on its own, then a second pass over ``source`` marks the words.  The result is
+hashes of distinct runs per work go to partition files as batches arrive (bounded
+memory; ``RunCounter``), each partition is counted on its own, then a second pass over
+``source`` marks the words (``mark``).  The result is
 a sorted list of marked stretches (few, so ``own_words`` is a bisect) and their counts.
 """
 
@@ -22,6 +23,7 @@ _U64 = np.uint64
 _PARTS = 64
 _CHUNK_WORDS = 4 << 20
 _FILTER_BITS = 24
+_Ids = npt.NDArray[np.int64]
 Mix = Callable[[npt.NDArray[np.uint64]], npt.NDArray[np.uint64]]
 
 
@@ -124,41 +126,59 @@ def background_hashes(texts: Sequence[Sequence[int]], mix: Mix) -> npt.NDArray[n
     return np.unique(h)
 
 
-def mark(
-    source: npt.NDArray[np.uint32],
-    starts: Sequence[int],
-    lens: Sequence[int],
-    seen: npt.NDArray[np.uint64],
-    min_works: int,
-    keep: set[int],
-    tmp: Path,
-    mix: Mix,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], list[BoilerplateRun]]:
-    """Marked stretches [start, end) of ``source`` and the runs as ``BoilerplateRun``."""
-    ws, wl = np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64)
-    chunks = _chunks(lens)
-    common_h, common_n = np.zeros(0, dtype=_U64), np.zeros(0, dtype=np.int64)
-    if min_works > 0:
-        files = [(tmp / f"bp-{p}").open("wb") for p in range(_PARTS)]
-        for first, last in chunks:
-            owner, _, h = _grams(source, ws[first:last], wl[first:last], mix)
-            pairs = _distinct_pairs(owner, h)  # count works, not runs
-            cuts = np.searchsorted(pairs >> _U64(58), np.arange(_PARTS + 1))
-            for p in range(_PARTS):
-                if cuts[p] < cuts[p + 1]:
-                    files[p].write(pairs[cuts[p] : cuts[p + 1]].tobytes())
-        for f in files:
-            f.close()
-        hs, ns = [], []
+class RunCounter:
+    """Pass one, batch by batch: each work's distinct runs, to partition files by hash."""
+
+    def __init__(self, tmp: Path, mix: Mix) -> None:
+        self.tmp, self.mix = tmp, mix
+        self.files = [(tmp / f"bp-{p}").open("wb") for p in range(_PARTS)]
+
+    def add(
+        self,
+        block: npt.NDArray[np.uint32],
+        firsts: npt.NDArray[np.int64],
+        lens: npt.NDArray[np.int64],
+    ) -> None:
+        owner, _, h = _grams(block, firsts, lens, self.mix)
+        pairs = _distinct_pairs(owner, h)  # count works, not runs
+        cuts = np.searchsorted(pairs >> _U64(58), np.arange(_PARTS + 1))
         for p in range(_PARTS):
-            h = np.sort(np.fromfile(tmp / f"bp-{p}", dtype=_U64))
+            if cuts[p] < cuts[p + 1]:
+                self.files[p].write(pairs[cuts[p] : cuts[p + 1]].tobytes())
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def common(self, min_works: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        """The runs in ``min_works`` works or more (sorted) and in how many works each is."""
+        hs, ns = [np.zeros(0, dtype=_U64)], [np.zeros(0, dtype=np.int64)]
+        for p in range(_PARTS):
+            h = np.sort(np.fromfile(self.tmp / f"bp-{p}", dtype=_U64))
             if len(h):
                 new = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
                 n = np.diff(np.r_[new, len(h)])
                 hs.append(h[new][n >= min_works])
                 ns.append(n[n >= min_works])
-        if hs:
-            common_h, common_n = np.concatenate(hs), np.concatenate(ns)
+        return np.concatenate(hs), np.concatenate(ns)
+
+
+def mark(
+    source: npt.NDArray[np.uint32],
+    starts: Sequence[int],
+    lens: Sequence[int],
+    seen: npt.NDArray[np.uint64],
+    common: tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]] | None,
+    keep: set[int],
+    mix: Mix,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], list[BoilerplateRun]]:
+    """Marked stretches [start, end) of ``source`` and the runs as ``BoilerplateRun``.
+
+    ``common``: what ``RunCounter.common`` found (None: shared runs not looked for).
+    """
+    ws, wl = np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64)
+    chunks = _chunks(lens)
+    common_h, common_n = common or (np.zeros(0, dtype=_U64), np.zeros(0, dtype=np.int64))
     flag_s: list[npt.NDArray[np.int64]] = []
     flag_e: list[npt.NDArray[np.int64]] = []
     runs: list[BoilerplateRun] = []

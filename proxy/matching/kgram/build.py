@@ -3,9 +3,10 @@
 1. Words: batches of works are split on a pool of processes (``tokens``); the parent maps
    each batch's own vocabulary onto the global one and appends word ids to a temporary
    ``source`` file, so only the vocabulary stays in memory.
-2. Windows: over the mapped ``source``, a chunk of works at a time, numpy hashes the
+2. Windows: as each batch arrives (while the pool tokenises the next), numpy hashes the
    window at every ``stride``-th position of each work and the prefixes of each, and
-   appends them to 64 partition files by the hash's top bits.
+   appends them to 64 partition files by the hash's top bits; the batch's boilerplate
+   runs are counted the same way (``boiler``).
 3. Tables: each partition is sorted on its own (an external sort: partitions are in hash
    order, so their concatenation is sorted), then cut into fingerprints and a directory.
 4. The sections are copied into the index file (``layout.IndexWriter``).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,6 @@ from proxy.matching.kgram.layout import FORMAT_VERSION, IndexWriter
 from proxy.matching.kgram.tokens import Batch, Progress, catalogue_words
 from proxy.matching.spelling import variants
 
-_CHUNK_WORDS = 4 << 20
 _PARTITION_BITS = 6
 _MAX_POSTINGS = 256
 _U64 = np.uint64
@@ -70,20 +70,34 @@ def build_index(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        vocab, starts, lens = _write_source(batches, tmp / "source")
+        settings = policy.boilerplate
+        windows = _Windows(tmp, window, stride)
+        runs = boiler.RunCounter(tmp, _mix) if settings.min_works > 0 else None
+
+        def on_block(block: Any, at: int, firsts: Any, lens: Any) -> None:
+            # while the pool tokenises the next batches: this one's windows and runs
+            windows.add(block, at, firsts, lens)
+            if runs is not None:
+                runs.add(block, firsts, lens)
+
+        try:
+            vocab, starts, lens = _write_source(batches, tmp / "source", on_block)
+        finally:
+            windows.close()
+            if runs is not None:
+                runs.close()
         if len(starts) != len(works):
             raise ValueError(f"{len(works)} works but {len(starts)} word lists")
+        progress("windows", 1, 1)
         source = np.memmap(tmp / "source", dtype=np.uint32, mode="r")
-        starter = _windows(source, starts, lens, window, stride, tmp, len(vocab), progress)
-        settings = policy.boilerplate
+        starter = windows.starter(len(vocab))
         if seen is None:
             texts = [*background, *([builtin_corpus()] if settings.builtin else [])]
             ids = [[vocab.get(n, 0) for n in catalogue_words(t)] for t in texts]
             seen = boiler.background_hashes(ids, _mix)
         keep = {i for i, w in enumerate(works) if w[0] in settings.keep}
-        bp_start, bp_end, bp_runs = boiler.mark(
-            source, starts, lens, seen, settings.min_works, keep, tmp, _mix
-        )
+        common = runs.common(settings.min_works) if runs is not None else None
+        bp_start, bp_end, bp_runs = boiler.mark(source, starts, lens, seen, common, keep, _mix)
         progress("boilerplate", 1, 1)
         win_bits, win_count = _table(tmp, "win", positions=True, progress=progress)
         pre_bits, pre_count = _table(tmp, "pre", positions=False, progress=progress)
@@ -137,8 +151,15 @@ def build_index(
     return {"bytes": size, "words": meta["words"], "works": len(works), "vocab": len(words)}
 
 
+#: ``on_block(block, at, firsts, counts)``: one batch's words as laid out in ``source``
+#: from offset ``at`` (each work after a 0), its works' first offsets in the block and sizes.
+OnBlock = Callable[
+    [npt.NDArray[np.uint32], int, npt.NDArray[np.int64], npt.NDArray[np.int64]], None
+]
+
+
 def _write_source(
-    batches: Iterable[Batch], path: Path
+    batches: Iterable[Batch], path: Path, on_block: OnBlock
 ) -> tuple[dict[str, int], list[int], list[int]]:
     vocab: dict[str, int] = {}
     starts: list[int] = []
@@ -160,64 +181,64 @@ def _write_source(
             starts.extend((firsts + at).tolist())
             lens.extend(counts.tolist())
             f.write(block.tobytes())
+            on_block(block, at, firsts, counts)
             at += len(block)
     if at >= 1 << 32:
         raise ValueError("more than 2**32 words in one index: split the catalogue by work")
     return vocab, starts, lens
 
 
-def _windows(
-    source: npt.NDArray[np.uint32],
-    starts: list[int],
-    lens: list[int],
-    window: int,
-    stride: int,
-    tmp: Path,
-    vocab_size: int,
-    progress: Progress,
-) -> npt.NDArray[np.uint8]:
-    """Hash every loaded window and its prefixes into partition files; the starter flags."""
-    starter = np.zeros(vocab_size + 1, dtype=np.uint8)
-    parts = {
-        name: [(tmp / f"{name}-{p}").open("ab") for p in range(1 << _PARTITION_BITS)]
-        for name in ("win", "winpos", "pre")
-    }
-    shift = _U64(64 - _PARTITION_BITS)
-    total, done, first = sum(lens), 0, 0
-    try:
-        while first < len(starts):
-            last, words = first, 0
-            while last < len(starts) and words < _CHUNK_WORDS:
-                words += lens[last]
-                last += 1
-            ws = np.asarray(starts[first:last], dtype=np.int64)
-            counts = np.maximum(0, (np.asarray(lens[first:last]) - window) // stride + 1)
-            n = int(counts.sum())
-            offsets = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
-            pos = np.repeat(ws, counts) + offsets * stride
-            state = np.full(n, SEED, dtype=_U64)
-            valid = np.ones(n, dtype=bool)
-            prefixes = []
-            for k in range(window):
-                w = source[pos + k].astype(_U64)
-                valid &= w != 0
-                state = (state ^ w) * _U64(PRIME)
-                if 2 <= k + 1 < window:
-                    prefixes.append(_mix(state))
-            starter[source[pos[valid]]] = 1
-            hashes, where = _mix(state)[valid], pos[valid].astype(np.uint32)
-            _partition(hashes, [where], parts["win"], [parts["winpos"]], shift)
-            if prefixes:
-                pre = _distinct(np.concatenate([p[valid] for p in prefixes]))
-                _partition(pre, [], parts["pre"], [], shift)
-            done += words
-            progress("windows", done, total)
-            first = last
-    finally:
-        for files in parts.values():
+class _Windows:
+    """Every loaded window of each block and its prefixes, hashed into partition files."""
+
+    def __init__(self, tmp: Path, window: int, stride: int) -> None:
+        self.window, self.stride = window, stride
+        self.parts = {
+            name: [(tmp / f"{name}-{p}").open("ab") for p in range(1 << _PARTITION_BITS)]
+            for name in ("win", "winpos", "pre")
+        }
+        self.starters: list[npt.NDArray[np.uint32]] = []
+
+    def add(
+        self,
+        block: npt.NDArray[np.uint32],
+        at: int,
+        firsts: npt.NDArray[np.int64],
+        lens: npt.NDArray[np.int64],
+    ) -> None:
+        window, stride = self.window, self.stride
+        counts = np.maximum(0, (lens - window) // stride + 1)
+        n = int(counts.sum())
+        offsets = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
+        pos = np.repeat(firsts, counts) + offsets * stride
+        state = np.full(n, SEED, dtype=_U64)
+        valid = np.ones(n, dtype=bool)
+        prefixes = []
+        for k in range(window):
+            w = block[pos + k].astype(_U64)
+            valid &= w != 0
+            state = (state ^ w) * _U64(PRIME)
+            if 2 <= k + 1 < window:
+                prefixes.append(_mix(state))
+        self.starters.append(np.unique(block[pos[valid]]))
+        hashes, where = _mix(state)[valid], (pos[valid] + at).astype(np.uint32)
+        shift = _U64(64 - _PARTITION_BITS)
+        _partition(hashes, [where], self.parts["win"], [self.parts["winpos"]], shift)
+        if prefixes:
+            pre = _distinct(np.concatenate([p[valid] for p in prefixes]))
+            _partition(pre, [], self.parts["pre"], [], shift)
+
+    def close(self) -> None:
+        for files in self.parts.values():
             for f in files:
                 f.close()
-    return starter
+
+    def starter(self, vocab_size: int) -> npt.NDArray[np.uint8]:
+        """Flags by word id: does a loaded window start with this word."""
+        flags = np.zeros(vocab_size + 1, dtype=np.uint8)
+        for ids in self.starters:
+            flags[ids] = 1
+        return flags
 
 
 def _partition(
