@@ -95,20 +95,31 @@ def tokenise(texts: Sequence[str]) -> Batch:
         raws += found
         lens.append(len(found))
     # C-level loops only: the distinct raw words, each folded once (a process-wide cache:
-    # a catalogue's vocabulary recurs batch after batch), then one lookup per word.
-    distinct: dict[str, tuple[int, ...]] = dict.fromkeys(raws, ())
+    # a catalogue's vocabulary recurs batch after batch), then one int lookup per word;
+    # the few words of several forms ("21", "theQuick") are expanded by numpy.
+    distinct: dict[str, int] = dict.fromkeys(raws, 0)
     if len(_FORMS) > _FORMS_CACHE:
         _FORMS.clear()
     _FORMS.update((raw, forms(raw)) for raw in distinct.keys() - _FORMS.keys())
     local: dict[str, int] = {"": 0}
-    for raw in distinct:
-        distinct[raw] = tuple(local.setdefault(f, len(local)) for f in _FORMS[raw])
-    ids = np.fromiter(chain.from_iterable(map(distinct.__getitem__, raws)), dtype=np.uint32)
-    counts = np.fromiter(map(len, distinct.values()), dtype=np.int64, count=len(distinct))
-    if (counts != 1).any():  # a raw word of several forms ("21", "theQuick"): per-text counts
-        per_raw = dict(zip(distinct, counts.tolist(), strict=True))
-        per_word = np.fromiter(map(per_raw.__getitem__, raws), dtype=np.int64, count=len(raws))
-        bounds, total = np.cumsum([0, *lens]), np.r_[0, np.cumsum(per_word)]
+    flat: list[int] = []
+    sizes: list[int] = []
+    for i, raw in enumerate(distinct):
+        distinct[raw] = i
+        found_forms = _FORMS[raw]
+        flat += [local.setdefault(f, len(local)) for f in found_forms]
+        sizes.append(len(found_forms))
+    which = np.fromiter(map(distinct.__getitem__, raws), dtype=np.int64, count=len(raws))
+    table = np.array(flat, dtype=np.uint32)
+    if all(n == 1 for n in sizes):
+        ids = table[which]
+    else:
+        size = np.array(sizes, dtype=np.int64)
+        per_word = size[which]
+        first = np.repeat((np.cumsum(size) - size)[which], per_word)
+        ends = np.cumsum(per_word)
+        ids = table[first + np.arange(int(ends[-1])) - np.repeat(ends - per_word, per_word)]
+        bounds, total = np.cumsum([0, *lens]), np.r_[0, ends]
         lens = (total[bounds[1:]] - total[bounds[:-1]]).tolist()
     return list(local), ids, np.array(lens, dtype=np.int64)
 
