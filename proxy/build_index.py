@@ -19,7 +19,7 @@ import numpy as np
 
 from proxy.matching.catalogue import Catalogue, Work
 from proxy.matching.engines import withdrawn_ids
-from proxy.matching.kgram.build import build_index
+from proxy.matching.kgram.build import SHORT_RUN, build_index
 from proxy.matching.kgram.engine import Seeds, policy_from_json, work_words
 from proxy.matching.kgram.layout import open_index
 from proxy.matching.kgram.tokens import Batch, Progress, tokenised_batches
@@ -74,6 +74,7 @@ def build_from_rules(
     progress: Progress | None = None,
     texts: Iterable[Work] | None = None,
     total: int = 0,
+    short_run: int = SHORT_RUN,
 ) -> dict[str, Any]:
     """Index every work of ``catalogue`` (its allow-listed works left out) into ``out``.
 
@@ -100,6 +101,7 @@ def build_from_rules(
             strict=strict,
             progress=report,
             background=catalogue.background,
+            short_run=short_run,
         )
     finally:
         if isinstance(report, ProgressReport):
@@ -151,10 +153,17 @@ def merge(
             strict=base.meta["strict"],
             progress=report,
             seen=seen,
+            short_run=_short_run(base.meta),
         )
     finally:
         if isinstance(report, ProgressReport):
             report.close()
+
+
+def _short_run(meta: dict[str, Any]) -> int:
+    """The base's short run (an index from before short runs: the default)."""
+    short = meta.get("short", {"min_run": SHORT_RUN})
+    return int(short["min_run"]) if short else 0
 
 
 def _vocab_words(seeds: Seeds) -> list[str]:

@@ -112,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="every position (bigger index; default: off)"
     )
     build.add_argument("--processes", type=int, help="processes splitting words (default: CPUs)")
+    build.add_argument(
+        "--short-run",
+        type=int,
+        default=6,
+        help="windows for runs this short too, for budgets and context checks: the "
+        "budget_min_run setting (default 6; 0: none, and with this index they are off)",
+    )
 
     cache = sub.add_parser("cache", help="the compiled-rules cache")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
@@ -276,6 +283,9 @@ def _build_index(args: argparse.Namespace) -> int:
     if args.processes is not None and args.processes < 1:
         print("copyguard build-index: --processes must be at least 1", file=sys.stderr)
         return 2
+    if args.short_run != 0 and not 2 <= args.short_run <= 100:
+        print("copyguard build-index: --short-run must be 0 or from 2 to 100", file=sys.stderr)
+        return 2
     try:
         if args.merge is not None:
             catalogue = load_rules(args.rules) if args.rules is not None else None
@@ -288,6 +298,7 @@ def _build_index(args: argparse.Namespace) -> int:
                 args.out,
                 strict=args.strict,
                 processes=args.processes,
+                short_run=args.short_run,
                 texts=iter_works(args.rules),
                 total=rules_bytes(args.rules),
             )

@@ -36,6 +36,8 @@ from proxy.matching.kgram.tokens import Batch, Progress, catalogue_words
 from proxy.matching.spelling import variants
 
 _PARTITION_BITS = 6
+#: The default short run (the ``budget_min_run`` setting's default).
+SHORT_RUN = 6
 _MAX_POSTINGS = 256
 _U64 = np.uint64
 
@@ -60,37 +62,42 @@ def build_index(
     progress: Progress = _none,
     background: Sequence[str] = (),
     seen: npt.NDArray[np.uint64] | None = None,
+    short_run: int = SHORT_RUN,
 ) -> dict[str, Any]:
     """Write the index of ``works`` (id, title, collection; words from ``batches``) to ``out``.
 
     ``background``: the operator's boilerplate corpus; ``seen``: its run hashes instead
-    (what a merge takes over from the base).
+    (what a merge takes over from the base); ``short_run``: the run length of the second
+    set of windows, for budgets and context checks (0: none).
     """
     window, stride = plan(policy, strict)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         settings = policy.boilerplate
-        windows = _Windows(tmp, window, stride)
+        sets = {"": _Windows(tmp, window, stride, "")}
+        if short_run:
+            sets["s"] = _Windows(tmp, *window_and_stride(short_run), "s")
         runs = boiler.RunCounter(tmp, _mix) if settings.min_works > 0 else None
 
         def on_block(block: Any, at: int, firsts: Any, lens: Any) -> None:
             # while the pool tokenises the next batches: this one's windows and runs
-            windows.add(block, at, firsts, lens)
+            for windows in sets.values():
+                windows.add(block, at, firsts, lens)
             if runs is not None:
                 runs.add(block, firsts, lens)
 
         try:
             vocab, starts, lens = _write_source(batches, tmp / "source", on_block)
         finally:
-            windows.close()
+            for windows in sets.values():
+                windows.close()
             if runs is not None:
                 runs.close()
         if len(starts) != len(works):
             raise ValueError(f"{len(works)} works but {len(starts)} word lists")
         progress("windows", 1, 1)
         source = np.memmap(tmp / "source", dtype=np.uint32, mode="r")
-        starter = windows.starter(len(vocab))
         if seen is None:
             texts = [*background, *([builtin_corpus()] if settings.builtin else [])]
             ids = [[vocab.get(n, 0) for n in catalogue_words(t)] for t in texts]
@@ -99,21 +106,18 @@ def build_index(
         common = runs.common(settings.min_works) if runs is not None else None
         bp_start, bp_end, bp_runs = boiler.mark(source, starts, lens, seen, common, keep, _mix)
         progress("boilerplate", 1, 1)
-        win_bits, win_count = _table(tmp, "win", positions=True, progress=progress)
-        pre_bits, pre_count = _table(tmp, "pre", positions=False, progress=progress)
         words = list(vocab)
-        firsts = [words[i - 1] for i in np.flatnonzero(starter) if i]
-        spellings = variants()  # "colou" may still become "colour", which folds to "color"
-        chars = _char_prefixes(firsts + [v for w in firsts for v in spellings.get(w, ())])
+        tables = {k: _tables(tmp, k, w, words, progress) for k, w in sets.items()}
         writer = IndexWriter(out)
         try:
             writer.add("source", "I", _file_chunks(tmp / "source"))
             writer.add("work_starts", "I", np.asarray(starts, dtype=np.uint32).tobytes())
             _add_vocab(writer, words)
-            writer.add("starter", "B", starter.tobytes())
-            for name in ("win_dir", "win_fp", "win_pos", "pre_dir", "pre_fp"):
-                writer.add(name, "I", _file_chunks(tmp / name))
-            writer.add("chr_keys", "Q", chars.tobytes())
+            for k, (starter, chars, _) in tables.items():
+                writer.add(f"{k}starter", "B", starter.tobytes())
+                for name in ("win_dir", "win_fp", "win_pos", "pre_dir", "pre_fp"):
+                    writer.add(k + name, "I", _file_chunks(tmp / (k + name)))
+                writer.add(f"{k}chr_keys", "Q", chars.tobytes())
             writer.add("bp_start", "I", bp_start.tobytes())
             writer.add("bp_end", "I", bp_end.tobytes())
             writer.add("bp_seen", "Q", seen.tobytes())
@@ -130,10 +134,14 @@ def build_index(
                 "strict": strict,
                 "words": int(sum(lens)),
                 "vocab": len(words),
-                "win_bits": win_bits,
-                "win_entries": win_count,
-                "pre_bits": pre_bits,
-                "pre_entries": pre_count,
+                **tables[""][2],
+                # the second windows (``engines.short_runs``): runs of ``min_run`` words
+                "short": (
+                    {"min_run": short_run, "window": sets["s"].window, "stride": sets["s"].stride}
+                    | tables["s"][2]
+                    if short_run
+                    else None
+                ),
                 "works": [list(w) for w in works],
                 "policy": policy_to_json(policy),
                 "allow_ids": allow_ids,
@@ -191,10 +199,10 @@ def _write_source(
 class _Windows:
     """Every loaded window of each block and its prefixes, hashed into partition files."""
 
-    def __init__(self, tmp: Path, window: int, stride: int) -> None:
+    def __init__(self, tmp: Path, window: int, stride: int, prefix: str) -> None:
         self.window, self.stride = window, stride
         self.parts = {
-            name: [(tmp / f"{name}-{p}").open("ab") for p in range(1 << _PARTITION_BITS)]
+            name: [(tmp / f"{prefix}{name}-{p}").open("ab") for p in range(1 << _PARTITION_BITS)]
             for name in ("win", "winpos", "pre")
         }
         self.starters: list[npt.NDArray[np.uint32]] = []
@@ -258,6 +266,21 @@ def _partition(
             files[p].write(hashes[lo:hi].tobytes())
             for v, vf in zip(values, value_files, strict=True):
                 vf[p].write(v[lo:hi].tobytes())
+
+
+def _tables(
+    tmp: Path, prefix: str, windows: _Windows, words: list[str], progress: Progress
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64], dict[str, int]]:
+    """One set of windows' tables (files in ``tmp``): starter flags, character prefixes of
+    the words that start a window, and the tables' sizes for the metadata."""
+    win_bits, win_count = _table(tmp, f"{prefix}win", positions=True, progress=progress)
+    pre_bits, pre_count = _table(tmp, f"{prefix}pre", positions=False, progress=progress)
+    starter = windows.starter(len(words))
+    firsts = [words[i - 1] for i in np.flatnonzero(starter) if i]
+    spellings = variants()  # "colou" may still become "colour", which folds to "color"
+    chars = _char_prefixes(firsts + [v for w in firsts for v in spellings.get(w, ())])
+    sizes = {"win_bits": win_bits, "win_entries": win_count}
+    return starter, chars, sizes | {"pre_bits": pre_bits, "pre_entries": pre_count}
 
 
 def _table(tmp: Path, name: str, *, positions: bool, progress: Progress) -> tuple[int, int]:
