@@ -164,7 +164,7 @@ class RunCounter:
 
 
 def mark(
-    source: npt.NDArray[np.uint32],
+    source: Path,
     starts: Sequence[int],
     lens: Sequence[int],
     seen: npt.NDArray[np.uint64],
@@ -172,9 +172,11 @@ def mark(
     keep: set[int],
     mix: Mix,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], list[BoilerplateRun]]:
-    """Marked stretches [start, end) of ``source`` and the runs as ``BoilerplateRun``.
+    """Marked stretches [start, end) of the ``source`` file's words and the runs as
+    ``BoilerplateRun``.
 
-    ``common``: what ``RunCounter.common`` found (None: shared runs not looked for).
+    ``common``: what ``RunCounter.common`` found (None: shared runs not looked for).  The
+    file is read a chunk at a time (not mapped: its pages would count as the build's).
     """
     ws, wl = np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64)
     chunks = _chunks(lens)
@@ -183,7 +185,10 @@ def mark(
     flag_e: list[npt.NDArray[np.int64]] = []
     runs: list[BoilerplateRun] = []
     for first, last in chunks:
-        owner, pos, h = _grams(source, ws[first:last], wl[first:last], mix)
+        lo, hi = int(ws[first]), int(ws[last - 1] + wl[last - 1])
+        words = np.fromfile(source, dtype=np.uint32, count=hi - lo, offset=4 * lo)
+        owner, pos, h = _grams(words, ws[first:last] - lo, wl[first:last], mix)
+        pos += lo
         at = _members(common_h, h)
         shared = at >= 0
         hit = shared | (_members(seen, h) >= 0)

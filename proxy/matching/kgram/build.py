@@ -97,14 +97,14 @@ def build_index(
         if len(starts) != len(works):
             raise ValueError(f"{len(works)} works but {len(starts)} word lists")
         progress("windows", 1, 1)
-        source = np.memmap(tmp / "source", dtype=np.uint32, mode="r")
         if seen is None:
             texts = [*background, *([builtin_corpus()] if settings.builtin else [])]
             ids = [[vocab.get(n, 0) for n in catalogue_words(t)] for t in texts]
             seen = boiler.background_hashes(ids, _mix)
         keep = {i for i, w in enumerate(works) if w[0] in settings.keep}
         common = runs.common(settings.min_works) if runs is not None else None
-        bp_start, bp_end, bp_runs = boiler.mark(source, starts, lens, seen, common, keep, _mix)
+        marked = boiler.mark(tmp / "source", starts, lens, seen, common, keep, _mix)
+        bp_start, bp_end, bp_runs = marked
         progress("boilerplate", 1, 1)
         words = list(vocab)
         tables = {k: _tables(tmp, k, w, words, progress) for k, w in sets.items()}
