@@ -20,9 +20,10 @@ Why this structure (measured on this machine, 2 cores shared, load 6-9; 5 M Zipf
   per word that depends on the last answer, so batching per delta gains little;
 - this table: 0.41 us a probe from Python with no compiled code of ours (the bisect is C),
   about 10 B per loaded window (fingerprint, position, directory share), so the file is
-  7.6-9 B a catalogue word in all (docs/benchmarks.md), and per-delta CPU on clean text is
-  1.1-1.2 times the automaton engine's: the per-word path is one to three probes, most of
-  them answered from a small per-process cache.
+  6.8-7.6 B a catalogue word at 10^8-10^7 words (8.9-10.1 B with the short-run windows of
+  ``Seeds(short=True)``; docs/benchmarks.md), and per-delta CPU on clean text is 1.0-1.2
+  times the automaton engine's: the per-word path is one to three probes, most of them
+  answered from a small per-process cache.
 infini-gram was not used: its licence was non-commercial up to 2.2 and is unclear since.
 """
 
