@@ -11,17 +11,18 @@ import dataclasses
 import hashlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from proxy.matching.catalogue import Catalogue
+from proxy.matching.catalogue import Catalogue, Work
 from proxy.matching.engines import withdrawn_ids
-from proxy.matching.kgram.build import Batch, Progress, build_index, tokenised_batches
+from proxy.matching.kgram.build import SHORT_RUN, build_index
 from proxy.matching.kgram.engine import Seeds, policy_from_json, work_words
 from proxy.matching.kgram.layout import open_index
+from proxy.matching.kgram.tokens import Batch, Progress, tokenised_batches
 
 _LOG_EVERY = 5.0
 
@@ -71,11 +72,24 @@ def build_from_rules(
     strict: bool = False,
     processes: int | None = None,
     progress: Progress | None = None,
+    texts: Iterable[Work] | None = None,
+    total: int = 0,
+    short_run: int = SHORT_RUN,
 ) -> dict[str, Any]:
-    """Index every work of ``catalogue`` (its allow-listed works left out) into ``out``."""
+    """Index every work of ``catalogue`` (its allow-listed works left out) into ``out``.
+
+    ``texts``: the works with their text, in the catalogue's order, when ``catalogue``
+    holds them without (``load_rules(texts=False)``, then ``iter_works``: a rules folder
+    read one file at a time); ``total``: about how many characters they hold.
+    """
     report = progress or ProgressReport()
-    kept = [w for w in catalogue.works if w.id not in catalogue.policy.allow_works]
-    batches = tokenised_batches(kept, processes, report)
+    allowed = catalogue.policy.allow_works
+    kept = [w for w in catalogue.works if w.id not in allowed]
+    if texts is None:
+        texts, total = kept, sum(len(w.text) for w in kept)
+    else:
+        texts = (w for w in texts if w.id not in allowed)
+    batches = tokenised_batches(texts, total, processes, report)
     works = [(w.id, w.display_title, w.collection) for w in kept]
     try:
         return build_index(
@@ -87,6 +101,7 @@ def build_from_rules(
             strict=strict,
             progress=report,
             background=catalogue.background,
+            short_run=short_run,
         )
     finally:
         if isinstance(report, ProgressReport):
@@ -116,7 +131,7 @@ def merge(
             ids = [np.frombuffer(work_words(base, i), dtype=np.uint32) for i in chunk]
             lens = np.array([len(x) for x in ids], dtype=np.int64)
             yield vocab, np.concatenate(ids) if ids else np.zeros(0, np.uint32), lens
-        yield from tokenised_batches(added, processes, report)
+        yield from tokenised_batches(added, sum(len(w.text) for w in added), processes, report)
 
     policy = policy_from_json(base.meta["policy"])
     if delta is not None:
@@ -138,10 +153,17 @@ def merge(
             strict=base.meta["strict"],
             progress=report,
             seen=seen,
+            short_run=_short_run(base.meta),
         )
     finally:
         if isinstance(report, ProgressReport):
             report.close()
+
+
+def _short_run(meta: dict[str, Any]) -> int:
+    """The base's short run (an index from before short runs: the default)."""
+    short = meta.get("short", {"min_run": SHORT_RUN})
+    return int(short["min_run"]) if short else 0
 
 
 def _vocab_words(seeds: Seeds) -> list[str]:

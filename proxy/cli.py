@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from proxy.demo.__main__ import add_arguments as add_demo_arguments
 from proxy.matching.engines import IndexFileError, load_matcher
 from proxy.matching.kgram.layout import open_index
-from proxy.rules import RulesError, load_rules
+from proxy.rules import RulesError, iter_works, load_rules, rules_bytes
 from proxy.settings import default_cache_dir
 from proxy.settings_cli import add_settings_options, config_file, given_settings
 
@@ -112,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
         "--strict", action="store_true", help="every position (bigger index; default: off)"
     )
     build.add_argument("--processes", type=int, help="processes splitting words (default: CPUs)")
+    build.add_argument(
+        "--short-run",
+        type=int,
+        default=6,
+        help="windows for runs this short too, for budgets and context checks: the "
+        "budget_min_run setting (default 6; 0: none, and with this index they are off)",
+    )
 
     cache = sub.add_parser("cache", help="the compiled-rules cache")
     cache_sub = cache.add_subparsers(dest="cache_command", required=True, parser_class=_Parser)
@@ -276,14 +283,24 @@ def _build_index(args: argparse.Namespace) -> int:
     if args.processes is not None and args.processes < 1:
         print("copyguard build-index: --processes must be at least 1", file=sys.stderr)
         return 2
+    if args.short_run != 0 and not 2 <= args.short_run <= 100:
+        print("copyguard build-index: --short-run must be 0 or from 2 to 100", file=sys.stderr)
+        return 2
     try:
-        catalogue = load_rules(args.rules) if args.rules is not None else None
         if args.merge is not None:
+            catalogue = load_rules(args.rules) if args.rules is not None else None
             info = merge(args.merge, catalogue, args.out, processes=args.processes)
         else:
-            assert catalogue is not None
+            # checked whole first, then read again file by file: memory stays bounded
+            catalogue = load_rules(args.rules, texts=False)
             info = build_from_rules(
-                catalogue, args.out, strict=args.strict, processes=args.processes
+                catalogue,
+                args.out,
+                strict=args.strict,
+                processes=args.processes,
+                short_run=args.short_run,
+                texts=iter_works(args.rules),
+                total=rules_bytes(args.rules),
             )
     except RulesError as e:
         print(f"copyguard build-index: bad rules: {e}", file=sys.stderr)

@@ -6,8 +6,10 @@ half-loaded is ever returned.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,30 +48,27 @@ class RulesError(Exception):
     """A rules folder that cannot be loaded; the message names the file and line."""
 
 
-def load_rules(root: Path) -> Catalogue:
-    """Load and validate a rules folder."""
+def load_rules(root: Path, *, texts: bool = True) -> Catalogue:
+    """Load and validate a rules folder.
+
+    ``texts=False``: the works come without their text (memory does not grow with the
+    catalogue); ``iter_works`` reads them again, file by file.
+    """
     if not root.is_dir():
         raise RulesError(f"{root}: not a directory")
     digest = hashlib.sha256()
     works: list[Work] = []
     seen: dict[str, str] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and _visible(p, root)):
-        rel = path.relative_to(root).as_posix()
-        if path.suffix not in (".txt", ".jsonl"):
-            continue
-        data = path.read_bytes()
+    for path, rel, data, found in _work_files(root):
         digest.update(f"{rel}\0{len(data)}\0".encode())
         digest.update(data)
-        found = (
-            _read_txt(path, rel, data) if path.suffix == ".txt" else _read_jsonl(path, rel, data)
-        )
         for lineno, work in found:
             if work.id in seen:
                 raise RulesError(
                     f"{path}:{lineno}: work id {work.id!r} already used in {seen[work.id]}"
                 )
             seen[work.id] = str(path)
-            works.append(work)
+            works.append(work if texts else dataclasses.replace(work, text=""))
     if not works:
         raise RulesError(f"{root}: no works (*.txt or *.jsonl files)")
     policy_path = root / POLICY_FILE
@@ -82,6 +81,33 @@ def load_rules(root: Path) -> Catalogue:
     for text in background:
         digest.update(b"background\0" + text.encode())
     return Catalogue(tuple(works), policy, digest.hexdigest(), background)
+
+
+def iter_works(root: Path) -> Iterator[Work]:
+    """The works of a rules folder ``load_rules`` accepted, read again one file at a time."""
+    for _, _, _, found in _work_files(root):
+        for _, work in found:
+            yield work
+
+
+def rules_bytes(root: Path) -> int:
+    """The size of a rules folder's work files (a measure of progress through them)."""
+    return sum(path.stat().st_size for path, _ in _paths(root))
+
+
+def _paths(root: Path) -> Iterator[tuple[Path, str]]:
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and _visible(p, root)):
+        if path.suffix in (".txt", ".jsonl"):
+            yield path, path.relative_to(root).as_posix()
+
+
+def _work_files(root: Path) -> Iterator[tuple[Path, str, bytes, list[tuple[int, Work]]]]:
+    for path, rel in _paths(root):
+        data = path.read_bytes()
+        found = (
+            _read_txt(path, rel, data) if path.suffix == ".txt" else _read_jsonl(path, rel, data)
+        )
+        yield path, rel, data, found
 
 
 def _read_background(root: Path, policy_path: Path, name: str) -> tuple[str, ...]:

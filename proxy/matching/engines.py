@@ -81,6 +81,13 @@ def short_runs(matcher: Matcher, min_run: int, build: bool = True) -> Matcher | 
     caller on the event loop can build it in a thread the first time.  None as well for an
     engine that has no short-run form.
     """
+    if isinstance(matcher, KgramMatcher):
+        return matcher.short_runs(min_run)  # None: the index has no windows for that length
+    if isinstance(matcher, Layered):  # an index and the segment of works added since
+        parts = [short_runs(p, min_run, build) for p in matcher.parts]
+        if any(p is None for p in parts):
+            return None
+        return matcher.short_form(min_run, parts)
     if not isinstance(matcher, MatchIndex):
         return None  # an engine without one: no budgets or context checks (logged by callers)
     if build:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from proxy.build_index import build_from_rules
-from proxy.rules import load_rules
+from proxy.rules import iter_works, load_rules
 from tests.conftest import SAMPLE_RULES
 
 POEM_LINE = "I count the ships that do not come, I count the gulls that never land, I keep the lamp"
@@ -70,3 +70,21 @@ def test_an_interrupted_build_leaves_the_previous_index(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         build_from_rules(catalogue, out, processes=1, progress=interrupt)
     assert out.read_bytes() == before and sorted(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_folder_read_file_by_file_gives_the_same_index(tmp_path: Path, processes: int) -> None:
+    """Works streamed from the folder (on a pool or not) build the file built from them loaded."""
+    whole, streamed = tmp_path / "whole.idx", tmp_path / "streamed.idx"
+    build_from_rules(load_rules(SAMPLE_RULES), whole, processes=1, progress=lambda *a: None)
+    bare = load_rules(SAMPLE_RULES, texts=False)
+    assert all(w.text == "" for w in bare.works)
+    build_from_rules(
+        bare,
+        streamed,
+        processes=processes,
+        progress=lambda *a: None,
+        texts=iter_works(SAMPLE_RULES),
+        total=0 if processes == 1 else 1 << 30,  # a large total takes the pool
+    )
+    assert streamed.read_bytes() == whole.read_bytes()

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from proxy.matching.context import ContextSession
+from proxy.dialects.base import Conversation
+from proxy.matching.context import ContextSession, analyse, carried
+from proxy.matching.engines import short_runs
 from proxy.matching.kgram.layered import Layered
 from proxy.matching.seam import Matcher
 from proxy.rules import load_rules
@@ -41,3 +43,19 @@ def test_engines_judge_echo_and_continuation_alike(
     assert bool(found) is blocked
     if blocked:
         assert released == ""  # not one new word of the continuation got out
+
+
+def test_short_run_forms_carry_what_the_automatons_carries(engines: dict[str, Matcher]) -> None:
+    """With an index, budgets and context pieces have their short-run matcher too, and it
+    finds the runs the automaton engine's finds; an index beside a segment has one too."""
+    expected, short = short_runs(engines["aho"], 6), short_runs(engines["kgram"], 6)
+    assert expected is not None and short is not None
+    turns = (f"Recite it. {cut(0, 8)}", "continue")
+    conversation = Conversation(turns, (cut(8, 12), cut(12, 16)), f"So: {cut(16, 20)}")
+    assert analyse(short, conversation, 12) == analyse(expected, conversation, 12)
+    text = cut(0, 10) + " and then " + cut(5, 20)
+    got = [s.feed(text) + s.flush() for s in (short.session(), expected.session())]
+    assert carried(got[0]) == carried(got[1]) == {"poems/lighthouse-keeper": 20}
+    layered = short_runs(engines["layered"], 6)
+    assert isinstance(layered, Layered) and layered.parts == (short, expected)
+    assert short_runs(engines["layered"], 6) is layered

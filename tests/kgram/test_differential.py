@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxy.matching.catalogue import Action, Boilerplate, Catalogue, Policy, Rule, Work
+from proxy.matching.engines import short_runs
 from proxy.matching.seam import Matcher, scan_once
 from proxy.rules import load_rules
 from tests.conftest import GUTENBERG, SPEECHES, need_corpora
@@ -125,3 +126,28 @@ def test_whole_gutenberg_books_are_found_the_same(gutenberg_pair: tuple[Matcher,
     for book in sorted(GUTENBERG.glob("*.txt"))[::4]:
         text = detokenise(" ".join(book.read_text(encoding="utf-8").split()[1000:4000]))
         assert scan_once(kgram, text) == scan_once(aho, text) != []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(catalogue_and_output(), st.sampled_from([3, 6]))
+def test_short_run_forms_answer_the_same(case: tuple[Catalogue, list[str]], run: int) -> None:
+    """Budgets' and context checks' matcher (runs of ``run`` words) agrees with the automaton's."""
+    catalogue, pieces = case
+    with tempfile.TemporaryDirectory() as tmp:
+        aho, kgram = both(catalogue, Path(tmp) / "i.idx", short_run=run)
+        short_aho, short_kgram = short_runs(aho, run), short_runs(kgram, run)
+        assert short_aho is not None and short_kgram is not None
+        assert short_runs(kgram, run) is short_kgram  # memoised
+        assert short_runs(kgram, run + 1) is None  # no windows for that length
+        assert transcript(short_kgram, pieces) == transcript(short_aho, pieces)
+        assert short_kgram.max_min_words == short_aho.max_min_words
+        assert short_kgram.boilerplate_runs == short_aho.boilerplate_runs
+
+
+def test_gutenberg_short_runs_answer_the_same(gutenberg_pair: tuple[Matcher, Matcher]) -> None:
+    """Runs of 6 words over the 17 books: planted excerpts and clean speeches."""
+    short = [short_runs(m, 6) for m in gutenberg_pair]
+    assert short[0] is not None and short[1] is not None
+    for text in _mixed_texts(4, 25):
+        pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
+        assert transcript(short[1], pieces) == transcript(short[0], pieces)

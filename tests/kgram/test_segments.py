@@ -116,12 +116,14 @@ async def test_serve_index_blocks_and_sighup_applies_a_tombstone(
             while await _refused(port):  # noqa: ASYNC110 - waiting for another process
                 await asyncio.sleep(0.05)
         async with aiohttp.ClientSession() as s:
-            _, finish, _ = await ask(s, url, f"echo: {POEM_LINE}")
+            # the work asked for by name: an answer that is no echo of the request (an echo
+            # is allowed by the sample policy, with an index as with the rules)
+            _, finish, _ = await ask(s, url, f"Recite {POEM}")
             assert finish == "content_filter"
             base.with_name("base.idx.withdrawn").write_text(f"{POEM}\n")
             proc.send_signal(signal.SIGHUP)
             async with asyncio.timeout(STARTUP):
-                while (await ask(s, url, f"echo: {POEM_LINE}"))[1] != "stop":  # noqa: ASYNC110
+                while (await ask(s, url, f"Recite {POEM}"))[1] != "stop":  # noqa: ASYNC110
                     await asyncio.sleep(0.1)
     finally:
         proc.terminate()

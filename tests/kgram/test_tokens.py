@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.matching.kgram.tokens import catalogue_words
+from proxy.matching.kgram.tokens import catalogue_words, tokenise
 from proxy.matching.normalize import words
 from tests.conftest import GUTENBERG, SPEECHES, need_corpora
 
@@ -39,3 +39,18 @@ def test_corpora_split_the_same(name: str) -> None:
         assert catalogue_words(text) == [n for n, _, _ in words(text)]
         curly = text.replace("'", "\u2019", 50)
         assert catalogue_words(curly) == [n for n, _, _ in words(curly)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([*PIECES, "21", "theQuick", "½", " ", "word"]), max_size=12),
+        max_size=5,
+    )
+)
+def test_a_batch_gives_each_text_its_words(texts: list[list[str]]) -> None:
+    """The build's batches: ids and per-text counts, words of several forms included."""
+    joined = ["".join(t) for t in texts]
+    vocab, ids, lens = tokenise(joined)
+    assert lens.tolist() == [len(catalogue_words(t)) for t in joined]
+    assert [vocab[i] for i in ids.tolist()] == [w for t in joined for w in catalogue_words(t)]

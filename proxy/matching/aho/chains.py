@@ -119,6 +119,7 @@ class Chains:
         to a found one (seeds still find every stretch of seed length on their own).
         """
         source, keep = self._index.source, []
+        followed = {run.g for run in runs} if self.gaps else set()
         for g, last, gap in self.gaps:
             if n - last - 1 > gap:
                 continue  # too many words since the run broke off
@@ -128,8 +129,9 @@ class Chains:
                 if not source[p]:
                     break  # the work ends
                 if source[p] == wid:
-                    if not any(run.g == p for run in runs):
+                    if p not in followed:
                         runs.append(Run(p, p, n, n, start, end))
+                        followed.add(p)
                     keep.pop()
                     break
         self.gaps = keep

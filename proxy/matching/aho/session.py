@@ -271,9 +271,11 @@ class MatchSession:
         """A whole loaded window ends at output word ``last``: align it with its sources."""
         index, base = self._index, self._base
         source, ids = index.source, self._ids
+        # a set, not a scan of the runs per posting: a frequent window has hundreds
+        followed = {run.g for run in self._runs}
         for q in postings:
             g = q + index.window - 1
-            if any(run.g == g for run in self._runs):
+            if g in followed:
                 continue  # the same alignment, already followed
             i, p = first - 1, q - 1
             while i >= base and source[p] and source[p] == ids[i - base]:

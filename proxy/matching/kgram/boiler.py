@@ -2,8 +2,9 @@
 
 Every run of ``SHINGLE`` words is hashed (the run hash of ``hashing``); a run shared by
 ``min_works`` works or more, or found in the background corpus, marks its words.  The
-hashes of distinct runs per work go to partition files (bounded memory), each partition
-is counted on its own, then a second pass over ``source`` marks the words.  The result is
+hashes of distinct runs per work go to partition files as batches arrive (bounded
+memory; ``RunCounter``), each partition is counted on its own, then a second pass over
+``source`` marks the words (``mark``).  The result is
 a sorted list of marked stretches (few, so ``own_words`` is a bisect) and their counts.
 """
 
@@ -21,6 +22,8 @@ from proxy.matching.kgram.hashing import PRIME, SEED
 _U64 = np.uint64
 _PARTS = 64
 _CHUNK_WORDS = 4 << 20
+_FILTER_BITS = 24
+_Ids = npt.NDArray[np.int64]
 Mix = Callable[[npt.NDArray[np.uint64]], npt.NDArray[np.uint64]]
 
 
@@ -30,19 +33,73 @@ def _grams(
     lens: npt.NDArray[np.int64],
     mix: Mix,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
-    """(work number within the chunk, position, hash) of every run without unknown words."""
-    counts = np.maximum(0, lens - SHINGLE + 1)
-    owner = np.repeat(np.arange(len(lens)), counts)
-    pos = np.repeat(starts, counts) + (
-        np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    )
-    state = np.full(len(pos), SEED, dtype=_U64)
-    valid = np.ones(len(pos), dtype=bool)
+    """(work number within the chunk, position, hash) of every run without unknown words.
+
+    The works lie one after another, each after a 0, so a run at every position of their
+    span is hashed from contiguous slices; a run across two works holds that 0 and drops
+    out with the runs holding an unknown word.
+    """
+    lo = int(starts[0]) if len(starts) else 0
+    hi = int(starts[-1] + lens[-1]) if len(starts) else 0
+    n = hi - lo - SHINGLE + 1
+    if n <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=_U64)
+    seg = np.asarray(source[lo:hi]).astype(_U64)
+    state = np.full(n, SEED, dtype=_U64)
+    valid = np.ones(n, dtype=bool)
     for k in range(SHINGLE):
-        w = source[pos + k].astype(_U64)
+        w = seg[k : k + n]
         valid &= w != 0
-        state = (state ^ w) * _U64(PRIME)
-    return owner[valid], pos[valid], mix(state)[valid]
+        state ^= w
+        state *= _U64(PRIME)
+    pos = np.flatnonzero(valid) + lo
+    owner = np.searchsorted(starts, pos, side="right") - 1
+    return owner, pos, mix(state[valid])
+
+
+def _distinct_pairs(
+    owner: npt.NDArray[np.int64], h: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint64]:
+    """The hash of each distinct (run, work) pair, sorted.
+
+    Most runs occur once, so only the runs seen more than once are sorted by work too.
+    """
+    hs = np.sort(h)
+    again = hs[1:] == hs[:-1]
+    if not again.any():
+        return hs
+    repeated = _distinct(hs[1:][again])
+    idx = np.flatnonzero(_members(repeated, h) >= 0)
+    hd, od = h[idx], owner[idx]
+    sub = np.lexsort((od, hd))
+    hd, od = hd[sub], od[sub]
+    first = np.r_[True, (hd[1:] != hd[:-1]) | (od[1:] != od[:-1])]
+    once = hs[_members(repeated, hs) < 0]
+    return np.sort(np.concatenate([once, hd[first]]))
+
+
+def _distinct(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def _members(table: npt.NDArray[np.uint64], h: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
+    """Where in ``table`` (sorted, distinct) each of ``h`` is, or -1.
+
+    A bitmap of the table's top bits rules out nearly every hash before a binary search.
+    """
+    at = np.full(len(h), -1, dtype=np.intp)
+    if not len(table) or not len(h):
+        return at
+    shift = _U64(64 - _FILTER_BITS)
+    bitmap = np.zeros(1 << _FILTER_BITS, dtype=bool)
+    bitmap[table >> shift] = True
+    maybe = np.flatnonzero(bitmap[h >> shift])
+    found = np.minimum(np.searchsorted(table, h[maybe]), len(table) - 1)
+    hit = table[found] == h[maybe]
+    at[maybe[hit]] = found[hit]
+    return at
 
 
 def _chunks(lens: Sequence[int]) -> list[tuple[int, int]]:
@@ -69,52 +126,74 @@ def background_hashes(texts: Sequence[Sequence[int]], mix: Mix) -> npt.NDArray[n
     return np.unique(h)
 
 
-def mark(
-    source: npt.NDArray[np.uint32],
-    starts: Sequence[int],
-    lens: Sequence[int],
-    seen: npt.NDArray[np.uint64],
-    min_works: int,
-    keep: set[int],
-    tmp: Path,
-    mix: Mix,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], list[BoilerplateRun]]:
-    """Marked stretches [start, end) of ``source`` and the runs as ``BoilerplateRun``."""
-    ws, wl = np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64)
-    chunks = _chunks(lens)
-    common_h, common_n = np.zeros(0, dtype=_U64), np.zeros(0, dtype=np.int64)
-    if min_works > 0:
-        files = [(tmp / f"bp-{p}").open("wb") for p in range(_PARTS)]
-        for first, last in chunks:
-            owner, _, h = _grams(source, ws[first:last], wl[first:last], mix)
-            order = np.lexsort((owner, h))  # distinct (run, work) pairs: count works, not runs
-            h, owner = h[order], owner[order]
-            pairs = h[np.r_[True, (h[1:] != h[:-1]) | (owner[1:] != owner[:-1])]] if len(h) else h
-            part = (pairs >> _U64(58)).astype(np.int64)
-            for p in np.unique(part):
-                files[p].write(pairs[part == p].tobytes())
-        for f in files:
-            f.close()
-        hs, ns = [], []
+class RunCounter:
+    """Pass one, batch by batch: each work's distinct runs, to partition files by hash."""
+
+    def __init__(self, tmp: Path, mix: Mix) -> None:
+        self.tmp, self.mix = tmp, mix
+        self.files = [(tmp / f"bp-{p}").open("wb") for p in range(_PARTS)]
+
+    def add(
+        self,
+        block: npt.NDArray[np.uint32],
+        firsts: npt.NDArray[np.int64],
+        lens: npt.NDArray[np.int64],
+    ) -> None:
+        owner, _, h = _grams(block, firsts, lens, self.mix)
+        pairs = _distinct_pairs(owner, h)  # count works, not runs
+        cuts = np.searchsorted(pairs >> _U64(58), np.arange(_PARTS + 1))
         for p in range(_PARTS):
-            h = np.sort(np.fromfile(tmp / f"bp-{p}", dtype=_U64))
+            if cuts[p] < cuts[p + 1]:
+                self.files[p].write(pairs[cuts[p] : cuts[p + 1]].tobytes())
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+
+    def common(self, min_works: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+        """The runs in ``min_works`` works or more (sorted) and in how many works each is."""
+        hs, ns = [np.zeros(0, dtype=_U64)], [np.zeros(0, dtype=np.int64)]
+        for p in range(_PARTS):
+            h = np.sort(np.fromfile(self.tmp / f"bp-{p}", dtype=_U64))
             if len(h):
                 new = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
                 n = np.diff(np.r_[new, len(h)])
                 hs.append(h[new][n >= min_works])
                 ns.append(n[n >= min_works])
-        if hs:
-            common_h, common_n = np.concatenate(hs), np.concatenate(ns)
+        return np.concatenate(hs), np.concatenate(ns)
+
+
+def mark(
+    source: Path,
+    starts: Sequence[int],
+    lens: Sequence[int],
+    seen: npt.NDArray[np.uint64],
+    common: tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]] | None,
+    keep: set[int],
+    mix: Mix,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], list[BoilerplateRun]]:
+    """Marked stretches [start, end) of the ``source`` file's words and the runs as
+    ``BoilerplateRun``.
+
+    ``common``: what ``RunCounter.common`` found (None: shared runs not looked for).  The
+    file is read a chunk at a time (not mapped: its pages would count as the build's).
+    """
+    ws, wl = np.asarray(starts, dtype=np.int64), np.asarray(lens, dtype=np.int64)
+    chunks = _chunks(lens)
+    common_h, common_n = common or (np.zeros(0, dtype=_U64), np.zeros(0, dtype=np.int64))
     flag_s: list[npt.NDArray[np.int64]] = []
     flag_e: list[npt.NDArray[np.int64]] = []
     runs: list[BoilerplateRun] = []
     for first, last in chunks:
-        owner, pos, h = _grams(source, ws[first:last], wl[first:last], mix)
-        at = np.minimum(np.searchsorted(common_h, h), max(len(common_h) - 1, 0))
-        shared = (common_h[at] == h) if len(common_h) else np.zeros(len(h), dtype=bool)
-        bg = np.isin(h, seen) if len(seen) else np.zeros(len(h), dtype=bool)
-        kept = np.isin(owner + first, np.fromiter(keep, dtype=np.int64, count=len(keep)))
-        hit = (shared | bg) & ~kept
+        lo, hi = int(ws[first]), int(ws[last - 1] + wl[last - 1])
+        words = np.fromfile(source, dtype=np.uint32, count=hi - lo, offset=4 * lo)
+        owner, pos, h = _grams(words, ws[first:last] - lo, wl[first:last], mix)
+        pos += lo
+        at = _members(common_h, h)
+        shared = at >= 0
+        hit = shared | (_members(seen, h) >= 0)
+        if keep:
+            hit &= ~np.isin(owner + first, np.fromiter(keep, dtype=np.int64, count=len(keep)))
         if not hit.any():
             continue
         count = np.where(shared, common_n[at] if len(common_n) else 1, 1)[hit]

@@ -3,9 +3,10 @@
 1. Words: batches of works are split on a pool of processes (``tokens``); the parent maps
    each batch's own vocabulary onto the global one and appends word ids to a temporary
    ``source`` file, so only the vocabulary stays in memory.
-2. Windows: over the mapped ``source``, a chunk of works at a time, numpy hashes the
+2. Windows: as each batch arrives (while the pool tokenises the next), numpy hashes the
    window at every ``stride``-th position of each work and the prefixes of each, and
-   appends them to 64 partition files by the hash's top bits.
+   appends them to 64 partition files by the hash's top bits; the batch's boilerplate
+   runs are counted the same way (``boiler``).
 3. Tables: each partition is sorted on its own (an external sort: partitions are in hash
    order, so their concatenation is sorted), then cut into fingerprints and a directory.
 4. The sections are copied into the index file (``layout.IndexWriter``).
@@ -14,11 +15,10 @@
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +28,18 @@ import xxhash
 
 from proxy.matching.aho.index import window_and_stride
 from proxy.matching.boilerplate import builtin_corpus
-from proxy.matching.catalogue import Policy, Rule, Work
+from proxy.matching.catalogue import Policy, Rule
 from proxy.matching.kgram import boiler
 from proxy.matching.kgram.hashing import PRIME, SEED, table_bits
 from proxy.matching.kgram.layout import FORMAT_VERSION, IndexWriter
-from proxy.matching.kgram.tokens import catalogue_words
+from proxy.matching.kgram.tokens import Batch, Progress, catalogue_words
 from proxy.matching.spelling import variants
 
-#: ``progress(phase, done, total)``; called often, cheap to ignore.
-Progress = Callable[[str, int, int], None]
-#: One batch of works: its vocabulary (index = local id, 0 is ""), ids, words per work.
-Batch = tuple[Sequence[str], npt.NDArray[np.uint32], npt.NDArray[np.int64]]
-
-_BATCH_CHARS = 4 << 20
-_CHUNK_WORDS = 4 << 20
 _PARTITION_BITS = 6
+#: The default short run (the ``budget_min_run`` setting's default).
+SHORT_RUN = 6
 _MAX_POSTINGS = 256
 _U64 = np.uint64
-_IN_PROCESS_CHARS = 8 << 20
 
 
 def _none(phase: str, done: int, total: int) -> None:
@@ -55,50 +49,6 @@ def _none(phase: str, done: int, total: int) -> None:
 def plan(policy: Policy, strict: bool) -> tuple[int, int]:
     """Window and stride: the automaton engine's, or every position (``strict``)."""
     return (policy.seed_words, 1) if strict else window_and_stride(policy.seed_words)
-
-
-def tokenise(texts: Sequence[str]) -> Batch:
-    """One batch's words as local ids (run in a pool process)."""
-    norms: list[str] = []
-    lens = []
-    for text in texts:
-        found = catalogue_words(text)
-        norms.extend(found)
-        lens.append(len(found))
-    # C-level loops only: the distinct words in order, then one lookup per word
-    vocab = list(dict.fromkeys(["", *norms]))
-    local = dict(zip(vocab, range(len(vocab)), strict=True))
-    ids = np.fromiter(map(local.__getitem__, norms), dtype=np.uint32, count=len(norms))
-    return vocab, ids, np.array(lens, dtype=np.int64)
-
-
-def tokenised_batches(
-    works: Sequence[Work], processes: int | None, progress: Progress
-) -> Iterator[Batch]:
-    """The works' words, batch by batch in order, split on ``processes`` processes."""
-    batches: list[list[str]] = [[]]
-    size = 0
-    for w in works:
-        if size >= _BATCH_CHARS:
-            batches.append([])
-            size = 0
-        batches[-1].append(w.text)
-        size += len(w.text)
-    total = sum(len(w.text) for w in works)
-    done = 0
-    procs = processes or os.cpu_count() or 1
-    if procs == 1 or total <= _IN_PROCESS_CHARS:
-        for texts in batches:
-            yield tokenise(texts)
-            done += sum(map(len, texts))
-            progress("words", done, total)
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(procs) as pool:
-        for texts, batch in zip(batches, pool.imap(tokenise, batches), strict=True):
-            yield batch
-            done += sum(map(len, texts))
-            progress("words", done, total)
 
 
 def build_index(
@@ -112,46 +62,62 @@ def build_index(
     progress: Progress = _none,
     background: Sequence[str] = (),
     seen: npt.NDArray[np.uint64] | None = None,
+    short_run: int = SHORT_RUN,
 ) -> dict[str, Any]:
     """Write the index of ``works`` (id, title, collection; words from ``batches``) to ``out``.
 
     ``background``: the operator's boilerplate corpus; ``seen``: its run hashes instead
-    (what a merge takes over from the base).
+    (what a merge takes over from the base); ``short_run``: the run length of the second
+    set of windows, for budgets and context checks (0: none).
     """
     window, stride = plan(policy, strict)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
-        vocab, starts, lens = _write_source(batches, tmp / "source")
+        settings = policy.boilerplate
+        sets = {"": _Windows(tmp, window, stride, "")}
+        if short_run:
+            sets["s"] = _Windows(tmp, *window_and_stride(short_run), "s")
+        runs = boiler.RunCounter(tmp, _mix) if settings.min_works > 0 else None
+
+        def on_block(block: Any, at: int, firsts: Any, lens: Any) -> None:
+            # while the pool tokenises the next batches: this one's windows and runs
+            for windows in sets.values():
+                windows.add(block, at, firsts, lens)
+            if runs is not None:
+                runs.add(block, firsts, lens)
+
+        try:
+            vocab, starts, lens = _write_source(batches, tmp / "source", on_block)
+        finally:
+            for windows in sets.values():
+                windows.close()
+            if runs is not None:
+                runs.close()
         if len(starts) != len(works):
             raise ValueError(f"{len(works)} works but {len(starts)} word lists")
-        source = np.memmap(tmp / "source", dtype=np.uint32, mode="r")
-        starter = _windows(source, starts, lens, window, stride, tmp, len(vocab), progress)
-        settings = policy.boilerplate
+        progress("windows", 1, 1)
         if seen is None:
             texts = [*background, *([builtin_corpus()] if settings.builtin else [])]
             ids = [[vocab.get(n, 0) for n in catalogue_words(t)] for t in texts]
             seen = boiler.background_hashes(ids, _mix)
         keep = {i for i, w in enumerate(works) if w[0] in settings.keep}
-        bp_start, bp_end, bp_runs = boiler.mark(
-            source, starts, lens, seen, settings.min_works, keep, tmp, _mix
-        )
+        common = runs.common(settings.min_works) if runs is not None else None
+        marked = boiler.mark(tmp / "source", starts, lens, seen, common, keep, _mix)
+        bp_start, bp_end, bp_runs = marked
         progress("boilerplate", 1, 1)
-        win_bits, win_count = _table(tmp, "win", positions=True, progress=progress)
-        pre_bits, pre_count = _table(tmp, "pre", positions=False, progress=progress)
         words = list(vocab)
-        firsts = [words[i - 1] for i in np.flatnonzero(starter) if i]
-        spellings = variants()  # "colou" may still become "colour", which folds to "color"
-        chars = _char_prefixes(firsts + [v for w in firsts for v in spellings.get(w, ())])
+        tables = {k: _tables(tmp, k, w, words, progress) for k, w in sets.items()}
         writer = IndexWriter(out)
         try:
             writer.add("source", "I", _file_chunks(tmp / "source"))
             writer.add("work_starts", "I", np.asarray(starts, dtype=np.uint32).tobytes())
             _add_vocab(writer, words)
-            writer.add("starter", "B", starter.tobytes())
-            for name in ("win_dir", "win_fp", "win_pos", "pre_dir", "pre_fp"):
-                writer.add(name, "I", _file_chunks(tmp / name))
-            writer.add("chr_keys", "Q", chars.tobytes())
+            for k, (starter, chars, _) in tables.items():
+                writer.add(f"{k}starter", "B", starter.tobytes())
+                for name in ("win_dir", "win_fp", "win_pos", "pre_dir", "pre_fp"):
+                    writer.add(k + name, "I", _file_chunks(tmp / (k + name)))
+                writer.add(f"{k}chr_keys", "Q", chars.tobytes())
             writer.add("bp_start", "I", bp_start.tobytes())
             writer.add("bp_end", "I", bp_end.tobytes())
             writer.add("bp_seen", "Q", seen.tobytes())
@@ -168,10 +134,14 @@ def build_index(
                 "strict": strict,
                 "words": int(sum(lens)),
                 "vocab": len(words),
-                "win_bits": win_bits,
-                "win_entries": win_count,
-                "pre_bits": pre_bits,
-                "pre_entries": pre_count,
+                **tables[""][2],
+                # the second windows (``engines.short_runs``): runs of ``min_run`` words
+                "short": (
+                    {"min_run": short_run, "window": sets["s"].window, "stride": sets["s"].stride}
+                    | tables["s"][2]
+                    if short_run
+                    else None
+                ),
                 "works": [list(w) for w in works],
                 "policy": policy_to_json(policy),
                 "allow_ids": allow_ids,
@@ -189,8 +159,15 @@ def build_index(
     return {"bytes": size, "words": meta["words"], "works": len(works), "vocab": len(words)}
 
 
+#: ``on_block(block, at, firsts, counts)``: one batch's words as laid out in ``source``
+#: from offset ``at`` (each work after a 0), its works' first offsets in the block and sizes.
+OnBlock = Callable[
+    [npt.NDArray[np.uint32], int, npt.NDArray[np.int64], npt.NDArray[np.int64]], None
+]
+
+
 def _write_source(
-    batches: Iterable[Batch], path: Path
+    batches: Iterable[Batch], path: Path, on_block: OnBlock
 ) -> tuple[dict[str, int], list[int], list[int]]:
     vocab: dict[str, int] = {}
     starts: list[int] = []
@@ -199,10 +176,11 @@ def _write_source(
     with path.open("wb") as f:
         f.write(np.zeros(1, dtype=np.uint32).tobytes())
         for local, ids, counts in batches:
+            # local[0] is "" (unknown); the rest are new to the batch, some to the index
+            new = [w for w in local[1:] if w not in vocab]
+            vocab.update(zip(new, range(len(vocab) + 1, len(vocab) + 1 + len(new)), strict=True))
             table = np.fromiter(
-                (vocab.setdefault(w, len(vocab) + 1) if w else 0 for w in local),
-                dtype=np.uint32,
-                count=len(local),
+                chain([0], map(vocab.__getitem__, local[1:])), dtype=np.uint32, count=len(local)
             )
             block = np.zeros(len(ids) + len(counts), dtype=np.uint32)
             if len(ids):
@@ -211,64 +189,64 @@ def _write_source(
             starts.extend((firsts + at).tolist())
             lens.extend(counts.tolist())
             f.write(block.tobytes())
+            on_block(block, at, firsts, counts)
             at += len(block)
     if at >= 1 << 32:
         raise ValueError("more than 2**32 words in one index: split the catalogue by work")
     return vocab, starts, lens
 
 
-def _windows(
-    source: npt.NDArray[np.uint32],
-    starts: list[int],
-    lens: list[int],
-    window: int,
-    stride: int,
-    tmp: Path,
-    vocab_size: int,
-    progress: Progress,
-) -> npt.NDArray[np.uint8]:
-    """Hash every loaded window and its prefixes into partition files; the starter flags."""
-    starter = np.zeros(vocab_size + 1, dtype=np.uint8)
-    parts = {
-        name: [(tmp / f"{name}-{p}").open("ab") for p in range(1 << _PARTITION_BITS)]
-        for name in ("win", "winpos", "pre")
-    }
-    shift = _U64(64 - _PARTITION_BITS)
-    total, done, first = sum(lens), 0, 0
-    try:
-        while first < len(starts):
-            last, words = first, 0
-            while last < len(starts) and words < _CHUNK_WORDS:
-                words += lens[last]
-                last += 1
-            ws = np.asarray(starts[first:last], dtype=np.int64)
-            counts = np.maximum(0, (np.asarray(lens[first:last]) - window) // stride + 1)
-            n = int(counts.sum())
-            offsets = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
-            pos = np.repeat(ws, counts) + offsets * stride
-            state = np.full(n, SEED, dtype=_U64)
-            valid = np.ones(n, dtype=bool)
-            prefixes = []
-            for k in range(window):
-                w = source[pos + k].astype(_U64)
-                valid &= w != 0
-                state = (state ^ w) * _U64(PRIME)
-                if 2 <= k + 1 < window:
-                    prefixes.append(_mix(state))
-            starter[source[pos[valid]]] = 1
-            hashes, where = _mix(state)[valid], pos[valid].astype(np.uint32)
-            _partition(hashes, [where], parts["win"], [parts["winpos"]], shift)
-            if prefixes:
-                pre = _distinct(np.concatenate([p[valid] for p in prefixes]))
-                _partition(pre, [], parts["pre"], [], shift)
-            done += words
-            progress("windows", done, total)
-            first = last
-    finally:
-        for files in parts.values():
+class _Windows:
+    """Every loaded window of each block and its prefixes, hashed into partition files."""
+
+    def __init__(self, tmp: Path, window: int, stride: int, prefix: str) -> None:
+        self.window, self.stride = window, stride
+        self.parts = {
+            name: [(tmp / f"{prefix}{name}-{p}").open("ab") for p in range(1 << _PARTITION_BITS)]
+            for name in ("win", "winpos", "pre")
+        }
+        self.starters: list[npt.NDArray[np.uint32]] = []
+
+    def add(
+        self,
+        block: npt.NDArray[np.uint32],
+        at: int,
+        firsts: npt.NDArray[np.int64],
+        lens: npt.NDArray[np.int64],
+    ) -> None:
+        window, stride = self.window, self.stride
+        counts = np.maximum(0, (lens - window) // stride + 1)
+        n = int(counts.sum())
+        offsets = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
+        pos = np.repeat(firsts, counts) + offsets * stride
+        state = np.full(n, SEED, dtype=_U64)
+        valid = np.ones(n, dtype=bool)
+        prefixes = []
+        for k in range(window):
+            w = block[pos + k].astype(_U64)
+            valid &= w != 0
+            state = (state ^ w) * _U64(PRIME)
+            if 2 <= k + 1 < window:
+                prefixes.append(_mix(state))
+        self.starters.append(np.unique(block[pos[valid]]))
+        hashes, where = _mix(state)[valid], (pos[valid] + at).astype(np.uint32)
+        shift = _U64(64 - _PARTITION_BITS)
+        _partition(hashes, [where], self.parts["win"], [self.parts["winpos"]], shift)
+        if prefixes:
+            pre = _distinct(np.concatenate([p[valid] for p in prefixes]))
+            _partition(pre, [], self.parts["pre"], [], shift)
+
+    def close(self) -> None:
+        for files in self.parts.values():
             for f in files:
                 f.close()
-    return starter
+
+    def starter(self, vocab_size: int) -> npt.NDArray[np.uint8]:
+        """Flags by word id: does a loaded window start with this word."""
+        flags = np.zeros(vocab_size + 1, dtype=np.uint8)
+        for ids in self.starters:
+            flags[ids] = 1
+        return flags
 
 
 def _partition(
@@ -288,6 +266,21 @@ def _partition(
             files[p].write(hashes[lo:hi].tobytes())
             for v, vf in zip(values, value_files, strict=True):
                 vf[p].write(v[lo:hi].tobytes())
+
+
+def _tables(
+    tmp: Path, prefix: str, windows: _Windows, words: list[str], progress: Progress
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64], dict[str, int]]:
+    """One set of windows' tables (files in ``tmp``): starter flags, character prefixes of
+    the words that start a window, and the tables' sizes for the metadata."""
+    win_bits, win_count = _table(tmp, f"{prefix}win", positions=True, progress=progress)
+    pre_bits, pre_count = _table(tmp, f"{prefix}pre", positions=False, progress=progress)
+    starter = windows.starter(len(words))
+    firsts = [words[i - 1] for i in np.flatnonzero(starter) if i]
+    spellings = variants()  # "colou" may still become "colour", which folds to "color"
+    chars = _char_prefixes(firsts + [v for w in firsts for v in spellings.get(w, ())])
+    sizes = {"win_bits": win_bits, "win_entries": win_count}
+    return starter, chars, sizes | {"pre_bits": pre_bits, "pre_entries": pre_count}
 
 
 def _table(tmp: Path, name: str, *, positions: bool, progress: Progress) -> tuple[int, int]:

@@ -20,14 +20,16 @@ Why this structure (measured on this machine, 2 cores shared, load 6-9; 5 M Zipf
   per word that depends on the last answer, so batching per delta gains little;
 - this table: 0.41 us a probe from Python with no compiled code of ours (the bisect is C),
   about 10 B per loaded window (fingerprint, position, directory share), so the file is
-  7.6-9 B a catalogue word in all (docs/benchmarks.md), and per-delta CPU on clean text is
-  1.1-1.2 times the automaton engine's: the per-word path is one to three probes, most of
-  them answered from a small per-process cache.
+  6.8-7.6 B a catalogue word at 10^8-10^7 words (8.9-10.1 B with the short-run windows of
+  ``Seeds(short=True)``; docs/benchmarks.md), and per-delta CPU on clean text is 1.0-1.2
+  times the automaton engine's: the per-word path is one to three probes, most of them
+  answered from a small per-process cache.
 infini-gram was not used: its licence was non-commercial up to 2.2 and is unclear since.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from typing import Any
@@ -69,14 +71,27 @@ def policy_from_json(doc: dict[str, Any]) -> Policy:
 class Seeds:
     """An index file as the run layer sees it (``aho.session.SeedIndex``)."""
 
-    def __init__(self, file: IndexFile, withdrawn: frozenset[int] = frozenset()) -> None:
+    def __init__(
+        self, file: IndexFile, withdrawn: frozenset[int] = frozenset(), short: bool = False
+    ) -> None:
         meta = file.meta
         self.file = file
         self.meta = meta
-        self.window: int = meta["window"]
-        self.stride: int = meta["stride"]
+        # ``short``: the second windows, for runs of ``min_run`` words (exact runs only, as
+        # the automaton engine's short-run form: ``aho.fine``)
+        tables = meta["short"] if short else meta
+        k = "s" if short else ""
+        self.short = short
+        self.window: int = tables["window"]
+        self.stride: int = tables["stride"]
         self.policy = policy_from_json(meta["policy"])
-        self.works = tuple(WorkInfo(i, t, c, self.policy.rule(c)) for i, t, c in meta["works"])
+        rules = {c: self.policy.rule(c) for _, _, c in meta["works"]}
+        if short:
+            run = tables["min_run"]
+            rules = {
+                c: dataclasses.replace(r, min_words=run, max_gap_words=0) for c, r in rules.items()
+            }
+        self.works = tuple(WorkInfo(i, t, c, rules[c]) for i, t, c in meta["works"])
         self.withdrawn = withdrawn
         self.source = file.view("source")
         self.work_starts = file.view("work_starts")
@@ -84,21 +99,25 @@ class Seeds:
         self._vocab_ids = file.view("vocab_ids")
         self._vocab_off = file.view("vocab_off")
         self._vocab_blob = file.view("vocab_blob")
-        self._starter = file.view("starter")
-        self._chars = file.view("chr_keys")
-        self._windows = Table(file.view("win_dir"), file.view("win_fp"), meta["win_bits"])
-        self._win_pos = file.view("win_pos")
-        self._prefixes = Table(file.view("pre_dir"), file.view("pre_fp"), meta["pre_bits"])
+        self._starter = file.view(f"{k}starter")
+        self._chars = file.view(f"{k}chr_keys")
+        self._windows = Table(file.view(f"{k}win_dir"), file.view(f"{k}win_fp"), tables["win_bits"])
+        self._win_pos = file.view(f"{k}win_pos")
+        self._prefixes = Table(
+            file.view(f"{k}pre_dir"), file.view(f"{k}pre_fp"), tables["pre_bits"]
+        )
         # as ``MatchIndex.loose``: whether a live partial match's first words may go out
         least = min((w.rule.min_words for w in self.works), default=self.window + self.stride - 1)
         self.loose = int(self.stride + 3 < least)
         self._allow = [tuple(ids) for ids in meta["allow_ids"]]
         self._bp_start, self._bp_end = file.view("bp_start"), file.view("bp_end")
+        if short:  # as the automaton engine's: runs this short count boilerplate too
+            self._bp_start = self._bp_end = memoryview(b"").cast("I")
         self._word_cache: dict[str, tuple[int, ...]] = {}
         self._prefix_cache: dict[int, bool] = {}
 
     def with_withdrawn(self, withdrawn: frozenset[int]) -> Seeds:
-        return Seeds(self.file, withdrawn)
+        return Seeds(self.file, withdrawn, self.short)
 
     # -- words ---------------------------------------------------------------------------
 
@@ -235,8 +254,10 @@ class _Seeker:
 class KgramMatcher:
     """A mapped index as a ``seam.Matcher``; ``withdrawn`` works no longer match."""
 
-    def __init__(self, file: IndexFile, withdrawn: frozenset[str] = frozenset()) -> None:
-        probe = Seeds(file)
+    def __init__(
+        self, file: IndexFile, withdrawn: frozenset[str] = frozenset(), short: bool = False
+    ) -> None:
+        probe = Seeds(file, short=short)
         numbers = frozenset(i for i, w in enumerate(probe.works) if w.id in withdrawn)
         self.seeds = probe.with_withdrawn(numbers) if numbers else probe
         self.file = file
@@ -246,10 +267,12 @@ class KgramMatcher:
         )
         self.work_by_id: Mapping[str, WorkInfo] = {w.id: w for w in self.works}
         meta = file.meta
+        self._withdrawn_ids = withdrawn
+        self._short: dict[int, KgramMatcher] = {}
         gone = sum(self._length(i) for i in numbers)
         self.word_count: int = meta["words"] - gone
         self.withholds = any(w.rule.action in (Action.BLOCK, Action.REDACT) for w in self.works)
-        window, stride = meta["window"], meta["stride"]
+        window, stride = self.seeds.window, self.seeds.stride
         self.max_min_words = max(
             (longest_run(w.rule) for w in self.works), default=window + stride - 1
         )
@@ -259,7 +282,7 @@ class KgramMatcher:
         self.boilerplate_runs = tuple(
             BoilerplateRun(number[w], s, e, n, bool(b))
             for w, s, e, n, b in meta["boilerplate_runs"]
-            if w in number
+            if w in number and not short
         )
         tag = ",".join(sorted(withdrawn & {w.id for w in self.seeds.works}))
         self.content_hash: str = meta["content_hash"] + (f"-{tag}" if tag else "")
@@ -272,6 +295,16 @@ class KgramMatcher:
     def session(self, context: str | None = None, strict: bool = False) -> MatchSession:
         """A session for one output stream (``context`` is not used by this engine yet)."""
         return MatchSession(self.seeds, strict)
+
+    def short_runs(self, min_run: int) -> KgramMatcher | None:
+        """This index matched for runs of ``min_run`` words, if it was built with windows for
+        that length (``build-index --short-run``); memoised."""
+        short = self.file.meta.get("short")
+        if self.seeds.short or not short or short["min_run"] != min_run:
+            return None
+        if min_run not in self._short:
+            self._short[min_run] = KgramMatcher(self.file, self._withdrawn_ids, short=True)
+        return self._short[min_run]
 
 
 def work_words(seeds: Seeds, i: int) -> memoryview:

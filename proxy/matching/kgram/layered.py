@@ -31,6 +31,13 @@ class Layered:
             runs += [dataclasses.replace(r, work=r.work + offset) for r in p.boilerplate_runs]
             offset += len(p.works)
         self.boilerplate_runs = tuple(runs)
+        self._short: dict[int, Layered] = {}
+
+    def short_form(self, min_run: int, parts: Sequence[Matcher | None]) -> Layered:
+        """The parts' short-run forms (``engines.short_runs``) as one, memoised."""
+        if min_run not in self._short:
+            self._short[min_run] = Layered([p for p in parts if p is not None])
+        return self._short[min_run]
 
     def session(self, context: str | None = None, strict: bool = False) -> LayeredSession:
         return LayeredSession([p.session(context, strict) for p in self.parts])
