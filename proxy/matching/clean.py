@@ -60,6 +60,10 @@ _CONTEXT = 8
 # Cheap test that no rule's match can start in a piece: every match contains or directly
 # follows one of these characters, or begins with a single letter standing alone.
 _SCREEN = re.compile(r"[<&\u202e\u00ad\u2010|\n-]|(?<![^\W_])[^\W\d_](?![^\W_])")
+# ``re`` reads letters from Python's Unicode tables (14.0 in 3.11), the rules (``regex``)
+# from newer ones: a letter only the rules know, standing alone, must not slip past.
+_NEW_LETTER = regex.compile(r"(?<![\p{L}\p{N}])\p{L}(?![\p{L}\p{N}])")
+_LETTER = regex.compile(r"\p{L}")
 
 
 @functools.cache
@@ -144,9 +148,13 @@ class Cleaner:
             # it (a line break before a line number; the look-behind of a spaced letter).
             probe = self._ctx[-2:] + buf
             hit = _SCREEN.search(probe, 1)
-            if hit is None:
+            first = hit.start() if hit is not None else len(probe)
+            if not probe.isascii():  # letters newer than Python's own tables, if earlier
+                new = _NEW_LETTER.search(probe, 1, first)
+                first = new.start() if new is not None else first
+            if first == len(probe):
                 return self._release(buf, len(buf))
-            if hit.start() == len(probe) - 1 and buf[-1].isalpha():
+            if first == len(probe) - 1 and buf[-1].isalpha():
                 # Only a letter that may start a spaced-out run, at the very end: hold it.
                 return self._release(buf, len(buf) - 1)
         text = self._ctx + buf
@@ -245,7 +253,7 @@ def _unsettled(text: str, start: int) -> int:
     low = max(start, size - 140)
     while run > low and (
         text[run - 1] in " ."
-        or text[run - 1].isalpha()
+        or _LETTER.match(text, run - 1) is not None
         or unicodedata.category(text[run - 1]) in _RUN_CATEGORIES
     ):
         run -= 1

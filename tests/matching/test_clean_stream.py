@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,3 +45,31 @@ def _chars(pieces: list[tuple[str, int, int, bool]]) -> list[tuple[str, int, int
         else:
             out += [(c, lo, hi) for c in text] or [("", lo, hi)]
     return out
+
+
+# Letters the rules (the ``regex`` module's tables) know and Python's own do not (newer
+# Unicode than Python 3.11's 14.0): a few of each block, Armenian to CJK extension H.
+_LETTER = regex.compile(r"\p{L}")
+NEWER = [c for c in map(chr, range(0x0500, 0x32000)) if _LETTER.match(c) and not c.isalpha()]
+NEWER = NEWER[:: max(1, len(NEWER) // 40)] or ["a"]  # no such letters: the test still runs
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    letters=st.lists(st.sampled_from([*NEWER, "a", "é", "b"]), min_size=1, max_size=6),
+    sep=st.sampled_from([" ", ".", ". "]),
+    around=st.sampled_from(["", "say ", "\n", "x "]),
+    after=st.sampled_from(["", " now", ".", " x", " b c"]),
+    data=st.data(),
+)
+def test_spaced_letters_python_does_not_know_are_joined_in_any_split(
+    letters: list[str], sep: str, around: str, after: str, data: st.DataObject
+) -> None:
+    """A spaced-out run of letters newer than Python's tables is joined as on the whole text."""
+    text = around + sep.join(letters) + after
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=6)))
+    cleaner, got = Cleaner(), []
+    for a, b in pairwise([0, *cuts, len(text)]):
+        got += cleaner.feed(text[a:b])
+    got += cleaner.feed("", final=True)
+    assert "".join(p[0] for p in got) == clean(text)[0]
