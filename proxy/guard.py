@@ -50,9 +50,6 @@ class _Stream:
     redacted: bool = False  # a replacement went out instead of original text
 
 
-_HELD = Sent("", False)  # all of a chunk held back, nothing blocked
-
-
 class ResponseGuard:
     """The ``TextFilter`` for one response.
 
@@ -98,7 +95,7 @@ class ResponseGuard:
             # (a near-verbatim candidate that came to nothing) is never held after a release.
             self._most_held_chars = len(held)
             self.most_held_words = max(self.most_held_words, len(held.split()))
-        stream.held = held = held + text
+        stream.held = held + text
         session = stream.session
         now = self._clock()
         stream.arrivals.append((session.fed + len(text), now))
@@ -108,19 +105,8 @@ class ResponseGuard:
             out = self._release(key, stream, settled, final=False, over=over)
         elif settled or session.open:
             out = self._release(key, stream, settled, final=False)
-        elif stream.redactions:
-            out = self._take(stream, session.safe_until if self._withholds else session.fed)
-        else:  # the clean path (once per chunk): nothing found or followed, nothing to redact
-            limit = session.safe_until if self._withholds else session.fed
-            start = stream.done
-            if limit <= start:
-                return _HELD
-            out = held[: limit - start]
-            stream.held = held[limit - start :]
-            stream.done = limit
-            stream.sent.append(out)
-            self._note_release(stream, start, now)
-            return Sent(out, False)
+        else:  # the clean path: nothing found, nothing followed; release what is safe
+            out = self._take(stream, session.safe_until if self._withholds else session.fed, now)
         return Sent(out, stream.blocked)
 
     def close(self, key: str) -> Sent:
@@ -261,7 +247,7 @@ class ResponseGuard:
         stream.sent.append(notice)
         return notice
 
-    def _take(self, stream: _Stream, limit: int) -> str:
+    def _take(self, stream: _Stream, limit: int, now: float | None = None) -> str:
         """Settle original text up to ``limit``, applying redactions; return what to send."""
         start = stream.done
         if not stream.redactions:  # the clean path: one slice, no list of pieces
@@ -272,7 +258,7 @@ class ResponseGuard:
             stream.done = limit
             if out:
                 stream.sent.append(out)
-                self._note_release(stream, start)
+                self._note_release(stream, start, now)
             return out
         pieces: list[str] = []
         stream.redactions.sort(key=lambda f: f.start)

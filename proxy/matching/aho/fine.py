@@ -17,6 +17,7 @@ from weakref import WeakKeyDictionary
 from proxy.matching.aho.index import (
     MatchIndex,
     _starters,
+    add_windows,
     window_and_stride,
     windows_automaton,
 )
@@ -47,11 +48,9 @@ def _build(index: MatchIndex, min_run: int) -> MatchIndex:
     postings: dict[str, list[int]] = {}
     bounds = [*index.work_starts, len(source)]
     for start, end in zip(bounds, bounds[1:], strict=False):
-        ids = source[start : end - 1]  # each work ends in a 0
-        for p in range(0, len(ids) - window + 1, stride):
-            chunk = ids[p : p + window]
-            if 0 not in chunk:
-                postings.setdefault("".join([codes[i] for i in chunk]), []).append(start + p)
+        add_windows(
+            postings, source[start : end - 1], start, window, stride, codes
+        )  # a 0 ends each work
     automaton, multi = windows_automaton(postings)
     # Exact runs only: at this length the gap rule would match ordinary prose by chance
     # (a key's budget would fill up with words it never took).

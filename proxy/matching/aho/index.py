@@ -16,7 +16,7 @@ import bisect
 import math
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import ahocorasick
@@ -36,6 +36,22 @@ FORMAT_VERSION = 4
 _CODE_BASE = 0x100
 _MAX_POSTINGS = 256
 _WORD_CACHE_LIMIT = 200_000
+
+
+def add_windows(
+    postings: dict[str, list[int]],
+    ids: Sequence[int],
+    start: int,
+    window: int,
+    stride: int,
+    codes: Sequence[str],
+) -> None:
+    """Load the windows of one work (its ``ids`` from ``start`` in ``source``) at every
+    ``stride``-th position; a window with an unknown word (0) is none."""
+    for p in range(0, len(ids) - window + 1, stride):
+        chunk = ids[p : p + window]
+        if 0 not in chunk:
+            postings.setdefault("".join([codes[i] for i in chunk]), []).append(start + p)
 
 
 def window_and_stride(min_words: int) -> tuple[int, int]:
@@ -118,10 +134,7 @@ class MatchIndex:
             boiler += flags + b"\0"
             source.extend(ids)
             source.append(0)
-            for p in range(0, len(ids) - window + 1, stride):
-                chunk = ids[p : p + window]
-                if 0 not in chunk:
-                    postings.setdefault("".join([codes[i] for i in chunk]), []).append(start + p)
+            add_windows(postings, ids, start, window, stride, codes)
 
         automaton, multi = windows_automaton(postings)
         infos = tuple(
