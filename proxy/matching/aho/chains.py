@@ -6,111 +6,178 @@ and in the work, each separated from the next by at most ``max_gap_words`` outpu
 contiguous part of a chain is a finding when its aligned words, boilerplate aside, total
 ``min_words`` or more and make up at least ``min_share`` of its length (in output words or
 work words, whichever is longer).
+
+Clean text meets many short alignments in a big catalogue (a common four-word phrase has
+hundreds of postings), and each one that breaks off becomes a one-segment chain.  So what
+every word and every feed asks of the chains is kept cheap: a chain carries its own-word
+totals, the offset it holds text from and the word after which nothing can join it; a
+broken-off run's possible continuations are looked up by word id; chains that cannot
+qualify are dropped without being scored; and when the bound is reached the chain with the
+fewest aligned words is settled first, so noise does not push out a real candidate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING
+
+from proxy.matching.aho.lone import Fresh, Lone
+from proxy.matching.aho.runs import Run, after, qualifying
 
 if TYPE_CHECKING:
     from proxy.matching.aho.seeds import SeedIndex
+    from proxy.matching.catalogue import Rule
 
 
 #: Bounds on what one session keeps (a chain's qualifying parts are O(segments^2)).
 MAX_SEGMENTS = 48
 MAX_CHAINS = 32
+#: Lone segments too short to hold any text, kept only in case a later segment joins one.
+MAX_SINGLES = 1024
+#: Continuation entries kept for broken-off runs before the stale ones are swept out.
+_EXPECT_SWEEP = 1024
 
 
-class Run:
-    """Output words aligned, one for one, with consecutive source words."""
+class _Terms:
+    """One work's rule as the chains use it."""
 
-    __slots__ = ("end", "first", "g", "g0", "last", "start")
+    __slots__ = ("budget", "gap", "min_share", "min_words")
 
-    def __init__(self, g0: int, g: int, first: int, last: int, start: int, end: int) -> None:
-        self.g0, self.g = g0, g  # source positions of the first and last aligned word
-        self.first, self.last = first, last  # output word numbers
-        self.start, self.end = start, end  # output character offsets
-
-
-def gaps(prev: Run, seg: Run) -> tuple[int, int]:
-    """Output words and work words between two segments (negative: they overlap)."""
-    return seg.first - prev.last - 1, seg.g0 - prev.g - 1
-
-
-def qualifying(
-    segs: Sequence[Run],
-    own: Callable[[int, int], int],
-    min_words: int,
-    min_share: float,
-) -> list[tuple[int, int]]:
-    """Maximal index ranges [i, j] of ``segs`` covering every qualifying contiguous part."""
-    found: list[tuple[int, int]] = []
-    for i in range(len(segs)):
-        aligned = owned = 0
-        for j in range(i, len(segs)):
-            seg = segs[j]
-            aligned += seg.last - seg.first + 1
-            owned += own(seg.g0, seg.g)
-            length = max(seg.last - segs[i].first + 1, seg.g - segs[i].g0 + 1)
-            if owned >= min_words and aligned >= min_share * length:
-                found.append((i, j))
-    return _merge(found)
+    def __init__(self, index: SeedIndex, rule: Rule) -> None:
+        self.gap, self.min_words, self.min_share = (
+            rule.max_gap_words,
+            rule.min_words,
+            rule.min_share,
+        )
+        # see ``Chains.hold``
+        self.budget = rule.min_words - index.stride - 3 * index.loose
 
 
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for i, j in sorted(ranges):
-        if out and i <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], j))
-        else:
-            out.append((i, j))
-    return out
+class Chain:
+    """The segments of one near-verbatim candidate, with what holding and closing ask."""
+
+    __slots__ = ("alive", "hold_from", "owned", "segs", "terms", "work")
+
+    def __init__(self, work: int, terms: _Terms) -> None:
+        self.work, self.terms = work, terms
+        self.alive = True  # a lone segment still kept among ``Chains._single``
+        self.segs: list[Run] = []
+        self.owned = 0  # own (non-boilerplate) aligned words of all segments
+        self.hold_from: int | None = None  # output offset held from (``Chains.hold``)
+
+    def add(self, seg: Run, own: int) -> None:
+        self.segs.append(seg)
+        self.owned += own
+        if self.hold_from is None and self.owned > self.terms.budget:
+            self.hold_from = seg.start
+
+    def reach(self) -> int:
+        """The last output word a joining segment may start at (through its gap)."""
+        return self.segs[-1].last + self.terms.gap + 1
 
 
-def _after(prev: Run, run: Run, max_gap: int, barrier: int) -> Run | None:
-    """``run`` as the next segment after ``prev`` (without any overlap), or None.
+class _Gap:
+    """A broken-off run of a work with the gap rule: where it may pick up again."""
 
-    No edit bridges ``barrier`` (the first output word after a seal): ``prev`` ending
-    before it and ``run`` starting at or after it never join.
-    """
-    if prev.last < barrier <= run.first:
-        return None
-    out_gap, src_gap = gaps(prev, run)
-    cut = max(0, -out_gap, -src_gap)  # overlapping ``prev``: only the rest counts
-    if cut > run.last - run.first or out_gap + cut > max_gap or src_gap + cut > max_gap:
-        return None
-    if not cut:
-        return run
-    return Run(run.g0 + cut, run.g, run.first + cut, run.last, run.start, run.end)
+    __slots__ = ("gap", "last", "live", "work")
+
+    def __init__(self, last: int, gap: int, work: int) -> None:
+        self.last, self.gap, self.work = last, gap, work
+        self.live = True
 
 
 class Chains:
     """The near-verbatim candidates of one session: chains kept while a segment may join."""
 
-    __slots__ = ("_done", "_index", "barrier", "gaps", "items")
+    __slots__ = (
+        "_done",
+        "_expect",
+        "_expiry",
+        "_index",
+        "_lone",
+        "_lone_works",
+        "_lones",
+        "_open",
+        "_picking",
+        "_seq",
+        "_single",
+        "_stored",
+        "_terms",
+        "barrier",
+        "items",
+    )
 
     def __init__(self, index: SeedIndex) -> None:
         self._index = index
-        self.items: list[tuple[list[Run], int]] = []  # segments, work
-        self._done: list[tuple[list[Run], int]] = []  # closed early to stay bounded
-        # Runs that broke off, for the gap rule: (source position, last output word, gap)
-        self.gaps: list[tuple[int, int, int]] = []
+        self.items: list[Chain] = []
+        self._done: list[Chain] = []  # closed early to stay bounded
+        self._terms: dict[int, _Terms] = {}
+        # Chains of one segment that hold nothing (``Chain.hold_from`` None) and cannot be a
+        # finding alone: most of what clean text meets.  By work, for ``join``, and in a heap
+        # by the word count after which each closes, so they cost nothing per feed.
+        self._single: dict[int, list[Chain]] = {}
+        self._lone: list[tuple[int, int, Chain]] = []
+        self._seq = 0
+        # The same, a window's postings at a time (``lone``): groups with lone segments
+        # left, groups with broken-off runs left, and how many lone segments each work has.
+        self._lones: list[Lone] = []
+        self._picking: list[Lone] = []
+        self._lone_works: dict[int, int] = {}
+        # No chain can close before output word ``_expiry`` (a lower bound; -1: look).
+        self._expiry = -1
+        # Broken-off runs, for the gap rule: by the word id that would continue each (with
+        # the source position it continues at), and in the order they broke off.
+        self._expect: dict[int, list[tuple[_Gap, int]]] = {}
+        self._open: list[_Gap] = []
+        self._stored = 0
         # Output words before this are sealed (a conversation's request): an edit may not
         # bridge from them, only an exact run goes on past it.
         self.barrier = 0
 
+    def terms(self, work: int) -> _Terms:
+        rule = self._index.works[work].rule
+        terms = self._terms.get(id(rule))  # rules are few and shared by their works
+        if terms is None:
+            terms = self._terms[id(rule)] = _Terms(self._index, rule)
+        return terms
+
     def seal(self, n: int) -> None:
         """Output words before ``n`` are sealed: no broken-off run before it is picked up."""
         self.barrier = n
-        self.gaps = []
+        self._expect, self._open, self._stored = {}, [], 0
+        self._expiry = -1
+        # lone segments before ``n`` are sealed now: they close unless a run may join them
+        self._lone = [(self._ends(c), seq, c) for _, seq, c in self._lone if c.alive]
+        heapify(self._lone)
+        for group in self._picking:
+            group.close_gaps()
+        self._picking = []
+        for group in self._lones:
+            group.ends = [-1] * len(group.ends)
+            group.next_end = -1
+
+    @property
+    def gaps(self) -> bool:
+        """Whether some broken-off run may still pick up (``resync`` has work)."""
+        return bool(self._open or self._picking)
 
     def broke(self, run: Run) -> None:
         """A run of a work with the gap rule broke off: look for its continuation."""
-        work = self._index.work_index(run.g0)
-        gap = self._index.works[work].rule.max_gap_words
-        if gap and run.last >= self.barrier:
-            self.gaps.append((run.g, run.last, gap))
+        index = self._index
+        gap = self.terms(run.work).gap
+        if not gap or run.last < self.barrier:
+            return
+        entry = _Gap(run.last, gap, run.work)
+        source, expect, seen = index.source, self._expect, set()
+        for p in range(run.g + 1, run.g + gap + 2):
+            wid = source[p]
+            if not wid:
+                break  # the work ends
+            if wid not in seen:  # the nearest place a word continues it is the one taken
+                seen.add(wid)
+                expect.setdefault(wid, []).append((entry, p))
+        self._open.append(entry)
+        self._stored += len(seen)
 
     def resync(self, wid: int, n: int, start: int, end: int, runs: list[Run]) -> None:
         """Output word ``n`` may pick up a broken-off run after an edit: a new run in ``runs``.
@@ -118,23 +185,52 @@ class Chains:
         Stretches between edits too short to hold a whole window are found this way next
         to a found one (seeds still find every stretch of seed length on their own).
         """
-        source, keep = self._index.source, []
-        followed = {run.g for run in runs} if self.gaps else set()
-        for g, last, gap in self.gaps:
-            if n - last - 1 > gap:
-                continue  # too many words since the run broke off
-            keep.append((g, last, gap))
-            for d in range(gap + 1):
-                p = g + 1 + d
-                if not source[p]:
-                    break  # the work ends
-                if source[p] == wid:
-                    if p not in followed:
-                        runs.append(Run(p, p, n, n, start, end))
-                        followed.add(p)
-                    keep.pop()
-                    break
-        self.gaps = keep
+        followed: set[int] | None = None
+        if self._picking:
+            picking = []
+            for group in self._picking:
+                if n > group.gap_until:
+                    group.close_gaps()
+                    continue
+                picking.append(group)
+                if wid in group.conts:
+                    if followed is None:
+                        followed = {run.g for run in runs}
+                    runs += group.pick(wid, n, (start, end), self._index.source, followed)
+            self._picking = picking
+        waiting = self._expect.get(wid)
+        if waiting:
+            if followed is None:
+                followed = {run.g for run in runs}
+            for entry, p in waiting:
+                if not entry.live or n - entry.last - 1 > entry.gap:
+                    continue
+                entry.live = False  # picked up (or already followed from here)
+                if p not in followed:
+                    runs.append(Run(p, p, n, n, start, end, entry.work))
+                    followed.add(p)
+            del self._expect[wid]
+        kept = []
+        for entry in self._open:
+            if entry.live and n - entry.last - 1 <= entry.gap:
+                kept.append(entry)
+            else:
+                entry.live = False
+        self._open = kept
+        if not kept:
+            self._expect, self._stored = {}, 0
+        elif self._stored > _EXPECT_SWEEP:
+            self._sweep()
+
+    def _sweep(self) -> None:
+        """Drop continuation entries of runs that can no longer pick up (bounded memory)."""
+        expect: dict[int, list[tuple[_Gap, int]]] = {}
+        for wid, entries in self._expect.items():
+            kept = [(e, p) for e, p in entries if e.live]
+            if kept:
+                expect[wid] = kept
+        self._expect = expect
+        self._stored = sum(len(v) for v in expect.values())
 
     def join(self, run: Run, work: int, max_gap: int) -> None:
         """Join a finished exact segment to every chain of its work it continues.
@@ -142,71 +238,276 @@ class Chains:
         It continues a chain when it follows the chain's last segment, or an earlier one
         (then a fork: that chain up to there, then this segment), within ``max_gap``.
         """
+        own = self._index.own_words
         joined = False
         forks = []
-        for segs, chain_work in self.items:
-            if chain_work != work:
+        for chain in self.items:
+            if chain.work != work:
                 continue
+            segs = chain.segs
             for k in range(len(segs) - 1, -1, -1):
-                seg = _after(segs[k], run, max_gap, self.barrier)
+                seg = after(segs[k], run, max_gap, self.barrier)
                 if seg is not None:
                     if k == len(segs) - 1 and len(segs) >= MAX_SEGMENTS:
                         # Bounded: settle what the chain holds, go on from its last segment
                         # (findings of one work that touch are merged when settled).
-                        self._done.append((segs[:], work))
-                        del segs[:-1]
-                        segs.append(seg)
+                        self._done.append(self._copy(chain, len(segs)))
+                        last = segs[-1]
+                        chain.segs, chain.owned, chain.hold_from = [], 0, None
+                        chain.add(last, own(last.g0, last.g))
+                        chain.add(seg, own(seg.g0, seg.g))
                     elif k == len(segs) - 1:
-                        segs.append(seg)
+                        chain.add(seg, own(seg.g0, seg.g))
                     else:
-                        forks.append(([*segs[: k + 1], seg], work))
+                        fork = self._copy(chain, k + 1)
+                        fork.add(seg, own(seg.g0, seg.g))
+                        forks.append(fork)
                     joined = True
                     break
-        self.items += forks
+        singles = self._single.get(work)
+        if singles:
+            kept = []
+            for single in singles:
+                seg = after(single.segs[0], run, max_gap, self.barrier)
+                if seg is None:
+                    kept.append(single)
+                    continue
+                single.alive = False  # it has a second segment now: a chain like any other
+                chain = Chain(work, single.terms)
+                chain.add(single.segs[0], single.owned)
+                chain.add(seg, own(seg.g0, seg.g))
+                forks.append(chain)
+                joined = True
+            self._set_singles(work, kept)
+        if work in self._lone_works:
+            for group in self._lones:
+                for k in group.by_work.get(work, ()):
+                    if not group.alive[k]:
+                        continue
+                    lone = group.run(k)
+                    seg = after(lone, run, max_gap, self.barrier)
+                    if seg is None:
+                        continue
+                    self._unref(work)
+                    group.kill(k)
+                    chain = Chain(work, self.terms(work))
+                    chain.add(lone, own(lone.g0, lone.g))
+                    chain.add(seg, own(seg.g0, seg.g))
+                    forks.append(chain)
+                    joined = True
         if not joined:
-            self.items.append(([run], work))
+            chain = Chain(work, self.terms(work))
+            chain.add(run, own(run.g0, run.g))
+            if chain.hold_from is None:
+                self._add_single(chain)
+            else:
+                forks.append(chain)
+        for chain in forks:
+            self._expiry = min(self._expiry, self._ends(chain))
+        self.items += forks
         while len(self.items) > MAX_CHAINS:
-            self._done.append(self.items.pop(0))
+            # the candidate with the fewest own words goes first (the oldest of equals)
+            weakest = min(range(len(self.items)), key=lambda i: self.items[i].owned)
+            self._done.append(self.items.pop(weakest))
 
-    def qualifying(self, segs: list[Run], work: int) -> list[Run]:
+    def _set_singles(self, work: int, kept: list[Chain]) -> None:
+        if kept:
+            self._single[work] = kept
+        else:
+            del self._single[work]
+
+    def _add_single(self, chain: Chain) -> None:
+        self._single.setdefault(chain.work, []).append(chain)
+        self._seq += 1
+        heappush(self._lone, (self._ends(chain), self._seq, chain))
+        if len(self._lone) > MAX_SINGLES:
+            # bounded: the one closest to closing goes first (it cannot be a finding alone)
+            self._drop_single(heappop(self._lone)[2])
+
+    def _drop_single(self, chain: Chain) -> None:
+        if chain.alive:
+            chain.alive = False
+            singles = self._single[chain.work]
+            singles.remove(chain)
+            self._set_singles(chain.work, singles)
+
+    def _unref(self, work: int) -> None:
+        left = self._lone_works[work] - 1
+        if left:
+            self._lone_works[work] = left
+        else:
+            del self._lone_works[work]
+
+    def lone_words(self, work: int) -> int:
+        """The longest exact run of ``work`` that, broken off, is a lone segment (0: none,
+        the work has no gap rule)."""
+        terms = self.terms(work)
+        return terms.budget if terms.gap else 0
+
+    def bury(self, fresh: Fresh, dead: list[int]) -> None:
+        """Members ``dead`` of a window's postings broke off at the word after it.
+
+        Those of a work with a chain or a lone segment already take the way of any broken-off
+        run (``join``, ``broke``); the rest become one group (``lone``).
+        """
+        if not dead:
+            return
+        busy = {chain.work for chain in self.items}
+        group = Lone(fresh.last, fresh.end)
+        index = self._index
+        seed = index.window + index.stride - 1
+        sealed = fresh.last < self.barrier
+        for m in dead:
+            work = fresh.works[m]
+            gap = self.terms(work).gap
+            if work in busy or work in self._single or work in self._lone_works:
+                run = fresh.run(m)
+                self.join(run, work, gap)
+                self.broke(run)
+                busy.add(work)
+            else:
+                group.take(fresh, m, gap, -1 if sealed else fresh.last + gap + 1 + seed)
+        if not group.live:
+            return
+        for work in group.works:
+            self._lone_works[work] = self._lone_works.get(work, 0) + 1
+        self._lones.append(group)
+        if not sealed:
+            group.await_continuations(index.source)
+            self._picking.append(group)
+        live = sum(g.live for g in self._lones)
+        while live > MAX_SINGLES and len(self._lones) > 1:
+            # bounded: the oldest group goes (lone segments cannot be findings alone)
+            live -= self._drop_group(self._lones.pop(0))
+
+    def _drop_group(self, group: Lone) -> int:
+        dropped = 0
+        for k, work in enumerate(group.works):
+            if group.alive[k]:
+                group.kill(k)
+                self._unref(work)
+                dropped += 1
+        return dropped
+
+    def earliest(self, word: int) -> int:
+        """``word`` lowered to the first output word of any chain kept (settling waits)."""
+        for chain in self.items:
+            word = min(word, chain.segs[0].first)
+        for singles in self._single.values():
+            for chain in singles:
+                word = min(word, chain.segs[0].first)
+        for group in self._lones:
+            word = min(word, group.first_word())
+        return word
+
+    def _copy(self, chain: Chain, k: int) -> Chain:
+        """A new chain of ``chain``'s first ``k`` segments."""
+        own = self._index.own_words
+        copy = Chain(chain.work, chain.terms)
+        for seg in chain.segs[:k]:
+            copy.add(seg, own(seg.g0, seg.g))
+        return copy
+
+    def qualifying(self, chain: Chain) -> list[Run]:
         """The parts of a chain that are findings, each as one run."""
-        rule = self._index.works[work].rule
-        ranges = qualifying(segs, self._index.own_words, rule.min_words, rule.min_share)
+        terms, segs = chain.terms, chain.segs
+        if chain.owned < terms.min_words:
+            return []  # no part of it can own enough words
+        ranges = qualifying(segs, self._index.own_words, terms.min_words, terms.min_share)
         return [
-            Run(segs[i].g0, segs[j].g, segs[i].first, segs[j].last, segs[i].start, segs[j].end)
+            Run(
+                segs[i].g0,
+                segs[j].g,
+                segs[i].first,
+                segs[j].last,
+                segs[i].start,
+                segs[j].end,
+                chain.work,
+            )
             for i, j in ranges
         ]
 
     @property
     def busy(self) -> bool:
         """Whether any chain is kept or waits to be settled."""
-        return bool(self.items or self._done)
+        return bool(self.items or self._done or self._single or self._lones)
 
-    def close(self, n: int, runs: list[Run], final: bool) -> list[tuple[Run, int]]:
+    def _ends(self, chain: Chain) -> int:
+        """The output word count after which ``chain`` is closed unless a run may join it."""
+        if chain.segs[-1].last < self.barrier:
+            return -1  # sealed: only a run begun before may join; looked at every time
+        index = self._index
+        return chain.reach() + index.window + index.stride - 1
+
+    def _under_way(self, runs: list[Run], fresh: Fresh | None) -> dict[int, int]:
+        """The first output word of the exact runs still being followed, by work."""
+        firsts: dict[int, int] = {}
+        for run in runs:
+            firsts[run.work] = min(run.first, firsts.get(run.work, run.first))
+        if fresh is not None:
+            for work, first in zip(fresh.works, fresh.firsts, strict=True):
+                firsts[work] = min(first, firsts.get(work, first))
+        return firsts
+
+    def _joinable(self, chain: Chain, ends: int, under_way: dict[int, int]) -> bool:
+        """Whether an exact run under way may still join ``chain`` (past its own reach)."""
+        # A segment starting within the gap is found by its seed's last word; sealed
+        # (``ends`` < 0), only by a run begun before the seal.
+        first = under_way.get(chain.work)
+        return first is not None and first <= chain.reach() and (first < self.barrier or ends >= 0)
+
+    def close(
+        self, n: int, runs: list[Run], final: bool, fresh: Fresh | None = None
+    ) -> list[tuple[Run, int]]:
         """Settle the chains no later segment can join (all when ``final``): their findings.
 
-        ``n``: output words so far; ``runs``: exact runs still being followed.
+        ``n``: output words so far; ``runs`` and ``fresh``: exact runs still being followed.
         """
-        index = self._index
-        seed = index.window + index.stride - 1
-        keep: list[tuple[list[Run], int]] = []
-        out = [(run, work) for segs, work in self._done for run in self.qualifying(segs, work)]
-        self._done = []
-        for segs, work in self.items:
-            reach = segs[-1].last + index.works[work].rule.max_gap_words + 1
-            sealed = segs[-1].last < self.barrier  # only a run begun before may join
-            # A segment starting within the gap is found by its seed's last word.
-            joinable = (n <= reach + seed and not sealed) or any(
-                run.first <= reach
-                and (run.first < self.barrier or not sealed)
-                and index.work_index(run.g0) == work
-                for run in runs
-            )
-            if joinable and not final:
-                keep.append((segs, work))
+        under_way: dict[int, int] | None = None
+        lone = self._lone
+        while lone and (final or lone[0][0] < n):
+            chain = heappop(lone)[2]
+            if not chain.alive:
+                continue
+            if under_way is None:
+                under_way = self._under_way(runs, fresh)
+            if not final and self._joinable(chain, self._ends(chain), under_way):
+                self._seq += 1
+                heappush(lone, (n, self._seq, chain))  # look again at the next word
             else:
-                out += [(run, work) for run in self.qualifying(segs, work)]
+                self._drop_single(chain)  # one segment that holds nothing: no finding
+        if self._lones and (final or min(g.next_end for g in self._lones) < n):
+            if under_way is None:
+                under_way = self._under_way(runs, fresh)
+            lones = []
+            for group in self._lones:
+                if final or group.next_end < n:
+                    for work in group.expire(n, final, under_way, self.barrier):
+                        self._unref(work)
+                if group.live:
+                    lones.append(group)
+            self._lones = lones
+        if not final and not self._done and n <= self._expiry:
+            return []  # nothing can have closed since the last look
+        keep: list[Chain] = []
+        out = [(run, c.work) for c in self._done for run in self.qualifying(c)]
+        self._done = []
+        expiry = n + (1 << 30)
+        for chain in self.items:
+            ends = self._ends(chain)
+            if not final and n <= ends:
+                keep.append(chain)
+                expiry = min(expiry, ends)
+                continue
+            if under_way is None:
+                under_way = self._under_way(runs, fresh)
+            if not final and self._joinable(chain, ends, under_way):
+                keep.append(chain)
+                expiry = -1  # kept by a run under way: look again next time
+            else:
+                out += [(run, chain.work) for run in self.qualifying(chain)]
         self.items = keep
+        self._expiry = expiry
         return out
 
     def hold(self, safe: int) -> int:
@@ -217,16 +518,11 @@ class Chains:
         before the next segment's seed is found (with a short stride, a live match's first
         words, see ``MatchIndex.loose``), so what is out never makes ``min_words`` aligned.
         """
-        index = self._index
-        for segs, work in self.items:
-            budget = index.works[work].rule.min_words - index.stride - 3 * index.loose
-            total = 0
-            for seg in segs:
-                total += index.own_words(seg.g0, seg.g)
-                if total > budget:
-                    safe = min(safe, seg.start)
-                    break
+        for chain in self.items:
+            held = chain.hold_from
+            if held is not None and held < safe:
+                safe = held
         return safe
 
 
-__all__ = ["Chains", "Run", "gaps", "qualifying"]
+__all__ = ["Chain", "Chains", "Run"]

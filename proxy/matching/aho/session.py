@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from proxy.matching.aho.chains import Chains, Run
+from proxy.matching.aho.lone import GROUP_MIN, Fresh
 from proxy.matching.aho.seeds import SeedIndex, cannot_start
 from proxy.matching.aho.split import (
     ASCII_GAP,
@@ -72,6 +73,9 @@ class MatchSession:
         self._ends: list[int] = []
         self._live = 0  # first word of the live partial match (== _n: none)
         self._runs: list[Run] = []
+        # A window's postings that may all break off at the next word (``lone``), as one
+        # group until then; they come after ``_runs`` in every respect.
+        self._fresh: Fresh | None = None
         self._waiting: list[tuple[Run, int]] = []  # finished runs that count, by work
         self._chains = Chains(index)  # near-verbatim candidates
         self._active_hits = 0
@@ -114,6 +118,8 @@ class MatchSession:
                 safe = min(safe, self._starts[first - self._base])
         for run in self._runs:
             safe = min(safe, run.start)
+        if self._fresh is not None:
+            safe = min(safe, self._fresh.hold)
         for run, _ in self._waiting:
             safe = min(safe, run.start)
         return self._chains.hold(safe) if self._chains.items else safe
@@ -121,7 +127,7 @@ class MatchSession:
     @property
     def open(self) -> bool:
         """Whether any alignment is being followed or waits to be settled (else no findings)."""
-        return bool(self._runs or self._waiting or self._chains.busy)
+        return bool(self._runs or self._fresh or self._waiting or self._chains.busy)
 
     def seal(self) -> None:
         """What was fed is the request: near-verbatim runs do not bridge into what follows."""
@@ -203,6 +209,9 @@ class MatchSession:
         for run in self._runs:
             self._finish(run)
         self._runs = []
+        if self._fresh is not None:
+            self._chains.bury(self._fresh, list(range(len(self._fresh.gs))))
+            self._fresh = None
         self._live = self._n
         return self._settle(final=True)
 
@@ -228,12 +237,12 @@ class MatchSession:
         """Runs already long enough to be findings that may still grow (for early blocking)."""
         out = [self._finding(run, work) for run, work in self._waiting]
         for run in self._runs:
-            work = self._index.work_index(run.g0)
+            work = run.work
             min_words = self._index.works[work].rule.min_words
             if self._index.own_words(run.g0, run.g) >= min_words:
                 out.append(self._finding(run, work))
-        for segs, work in self._chains.items:
-            out += [self._finding(run, work) for run in self._chains.qualifying(segs, work)]
+        for chain in self._chains.items:
+            out += [self._finding(run, chain.work) for run in self._chains.qualifying(chain)]
         return out
 
     # -- words ---------------------------------------------------------------------------
@@ -254,6 +263,8 @@ class MatchSession:
                         self._finish(run)
                         self._chains.broke(run)
                 self._runs = kept
+            if self._fresh is not None:
+                self._resolve(self._fresh, wid, n, end)
             if self._chains.gaps and wid:
                 self._chains.resync(wid, n, start, end, self._runs)
             self._ids.append(wid)
@@ -273,6 +284,8 @@ class MatchSession:
         source, ids = index.source, self._ids
         # a set, not a scan of the runs per posting: a frequent window has hundreds
         followed = {run.g for run in self._runs}
+        end = self._ends[last - base]
+        fresh = Fresh(last, end) if len(postings) >= GROUP_MIN else None
         for q in postings:
             g = q + index.window - 1
             if g in followed:
@@ -281,9 +294,27 @@ class MatchSession:
             while i >= base and source[p] and source[p] == ids[i - base]:
                 i -= 1
                 p -= 1
-            self._runs.append(
-                Run(p + 1, g, i + 1, last, self._starts[i + 1 - base], self._ends[last - base])
-            )
+            start, work = self._starts[i + 1 - base], index.work_index(q)
+            if fresh is not None and last - i <= self._chains.lone_words(work):
+                fresh.add(p + 1, g, i + 1, start, work)
+            else:
+                self._runs.append(Run(p + 1, g, i + 1, last, start, end, work))
+        if fresh is not None and fresh.gs:
+            fresh.hold, fresh.first = min(fresh.starts), min(fresh.firsts)
+            self._fresh = fresh
+
+    def _resolve(self, fresh: Fresh, wid: int, n: int, end: int) -> None:
+        """Output word ``n`` after a window's grouped postings: who goes on, who broke off."""
+        self._fresh = None
+        source, dead = self._index.source, []
+        for m, g in enumerate(fresh.gs):
+            if wid and source[g + 1] == wid:
+                run = fresh.run(m)
+                run.g, run.last, run.end = g + 1, n, end
+                self._runs.append(run)
+            else:
+                dead.append(m)
+        self._chains.bury(fresh, dead)
 
     def _trim(self) -> None:
         drop = self._live - self._base - self._index.stride - _TRIM_SLACK
@@ -296,7 +327,7 @@ class MatchSession:
     def _finish(self, run: Run) -> None:
         """A run ended: a finding if long enough, or a segment of a near-verbatim run."""
         index = self._index
-        work = index.work_index(run.g0)
+        work = run.work
         rule = index.works[work].rule
         if rule.max_gap_words:
             self._chains.join(run, work, rule.max_gap_words)
@@ -314,7 +345,7 @@ class MatchSession:
         for other, other_work in self._waiting:
             if other_work == work and other.first <= run.last + 1 and run.first <= other.last + 1:
                 longest = run if run.last - run.first >= other.last - other.first else other
-                merged = Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0)
+                merged = Run(longest.g0, longest.g, min(run.first, other.first), 0, 0, 0, work)
                 merged.last, merged.start = max(run.last, other.last), min(run.start, other.start)
                 merged.end = max(run.end, other.end)
                 run = merged
@@ -326,7 +357,7 @@ class MatchSession:
     def _close_chains(self, final: bool) -> None:
         """Chains no later segment can join: their qualifying parts become findings."""
         if self._chains.busy:
-            for run, work in self._chains.close(self._n, self._runs, final):
+            for run, work in self._chains.close(self._n, self._runs, final, self._fresh):
                 self._keep(run, work)
 
     def _settle(self, final: bool = False) -> list[Finding]:
@@ -337,8 +368,9 @@ class MatchSession:
         horizon = self._live - self._index.stride
         for run in self._runs:
             horizon = min(horizon, run.first)
-        for segs, _ in self._chains.items:
-            horizon = min(horizon, segs[0].first)
+        if self._fresh is not None:
+            horizon = min(horizon, self._fresh.first)
+        horizon = self._chains.earliest(horizon)
         out, keep = [], []
         for run, work in self._waiting:
             if final or run.last + 1 < horizon:
