@@ -21,7 +21,8 @@ from __future__ import annotations
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING
 
-from proxy.matching.aho.lone import Fresh, Lone
+from proxy.matching.aho.broken import BrokenOff
+from proxy.matching.aho.lone import Fresh, Lone, LoneGroups, tables
 from proxy.matching.aho.runs import Run, after, qualifying
 
 if TYPE_CHECKING:
@@ -34,8 +35,6 @@ MAX_SEGMENTS = 48
 MAX_CHAINS = 32
 #: Lone segments too short to hold any text, kept only in case a later segment joins one.
 MAX_SINGLES = 1024
-#: Continuation entries kept for broken-off runs before the stale ones are swept out.
-_EXPECT_SWEEP = 1024
 
 
 class _Terms:
@@ -76,35 +75,21 @@ class Chain:
         return self.segs[-1].last + self.terms.gap + 1
 
 
-class _Gap:
-    """A broken-off run of a work with the gap rule: where it may pick up again."""
-
-    __slots__ = ("gap", "last", "live", "work")
-
-    def __init__(self, last: int, gap: int, work: int) -> None:
-        self.last, self.gap, self.work = last, gap, work
-        self.live = True
-
-
 class Chains:
     """The near-verbatim candidates of one session: chains kept while a segment may join."""
 
     __slots__ = (
         "_done",
-        "_expect",
         "_expiry",
         "_index",
         "_lone",
-        "_lone_works",
-        "_lones",
-        "_open",
-        "_picking",
         "_seq",
         "_single",
-        "_stored",
         "_terms",
         "barrier",
+        "broken",
         "items",
+        "lones",
     )
 
     def __init__(self, index: SeedIndex) -> None:
@@ -118,18 +103,10 @@ class Chains:
         self._single: dict[int, list[Chain]] = {}
         self._lone: list[tuple[int, int, Chain]] = []
         self._seq = 0
-        # The same, a window's postings at a time (``lone``): groups with lone segments
-        # left, groups with broken-off runs left, and how many lone segments each work has.
-        self._lones: list[Lone] = []
-        self._picking: list[Lone] = []
-        self._lone_works: dict[int, int] = {}
+        self.lones = LoneGroups()  # the same, a window's postings at a time (``lone``)
+        self.broken = BrokenOff(index.source)  # broken-off runs the next words may pick up
         # No chain can close before output word ``_expiry`` (a lower bound; -1: look).
         self._expiry = -1
-        # Broken-off runs, for the gap rule: by the word id that would continue each (with
-        # the source position it continues at), and in the order they broke off.
-        self._expect: dict[int, list[tuple[_Gap, int]]] = {}
-        self._open: list[_Gap] = []
-        self._stored = 0
         # Output words before this are sealed (a conversation's request): an edit may not
         # bridge from them, only an exact run goes on past it.
         self.barrier = 0
@@ -144,93 +121,18 @@ class Chains:
     def seal(self, n: int) -> None:
         """Output words before ``n`` are sealed: no broken-off run before it is picked up."""
         self.barrier = n
-        self._expect, self._open, self._stored = {}, [], 0
+        self.broken.clear()
         self._expiry = -1
         # lone segments before ``n`` are sealed now: they close unless a run may join them
         self._lone = [(self._ends(c), seq, c) for _, seq, c in self._lone if c.alive]
         heapify(self._lone)
-        for group in self._picking:
-            group.close_gaps()
-        self._picking = []
-        for group in self._lones:
-            group.ends = [-1] * len(group.ends)
-            group.next_end = -1
-
-    @property
-    def gaps(self) -> bool:
-        """Whether some broken-off run may still pick up (``resync`` has work)."""
-        return bool(self._open or self._picking)
+        self.lones.seal()
 
     def broke(self, run: Run) -> None:
         """A run of a work with the gap rule broke off: look for its continuation."""
-        index = self._index
         gap = self.terms(run.work).gap
-        if not gap or run.last < self.barrier:
-            return
-        entry = _Gap(run.last, gap, run.work)
-        source, expect, seen = index.source, self._expect, set()
-        for p in range(run.g + 1, run.g + gap + 2):
-            wid = source[p]
-            if not wid:
-                break  # the work ends
-            if wid not in seen:  # the nearest place a word continues it is the one taken
-                seen.add(wid)
-                expect.setdefault(wid, []).append((entry, p))
-        self._open.append(entry)
-        self._stored += len(seen)
-
-    def resync(self, wid: int, n: int, start: int, end: int, runs: list[Run]) -> None:
-        """Output word ``n`` may pick up a broken-off run after an edit: a new run in ``runs``.
-
-        Stretches between edits too short to hold a whole window are found this way next
-        to a found one (seeds still find every stretch of seed length on their own).
-        """
-        followed: set[int] | None = None
-        if self._picking:
-            picking = []
-            for group in self._picking:
-                if n > group.gap_until:
-                    group.close_gaps()
-                    continue
-                picking.append(group)
-                if wid in group.conts:
-                    if followed is None:
-                        followed = {run.g for run in runs}
-                    runs += group.pick(wid, n, (start, end), self._index.source, followed)
-            self._picking = picking
-        waiting = self._expect.get(wid)
-        if waiting:
-            if followed is None:
-                followed = {run.g for run in runs}
-            for entry, p in waiting:
-                if not entry.live or n - entry.last - 1 > entry.gap:
-                    continue
-                entry.live = False  # picked up (or already followed from here)
-                if p not in followed:
-                    runs.append(Run(p, p, n, n, start, end, entry.work))
-                    followed.add(p)
-            del self._expect[wid]
-        kept = []
-        for entry in self._open:
-            if entry.live and n - entry.last - 1 <= entry.gap:
-                kept.append(entry)
-            else:
-                entry.live = False
-        self._open = kept
-        if not kept:
-            self._expect, self._stored = {}, 0
-        elif self._stored > _EXPECT_SWEEP:
-            self._sweep()
-
-    def _sweep(self) -> None:
-        """Drop continuation entries of runs that can no longer pick up (bounded memory)."""
-        expect: dict[int, list[tuple[_Gap, int]]] = {}
-        for wid, entries in self._expect.items():
-            kept = [(e, p) for e, p in entries if e.live]
-            if kept:
-                expect[wid] = kept
-        self._expect = expect
-        self._stored = sum(len(v) for v in expect.values())
+        if gap and run.last >= self.barrier:
+            self.broken.add(run, gap)
 
     def join(self, run: Run, work: int, max_gap: int) -> None:
         """Join a finished exact segment to every chain of its work it continues.
@@ -279,22 +181,16 @@ class Chains:
                 forks.append(chain)
                 joined = True
             self._set_singles(work, kept)
-        if work in self._lone_works:
-            for group in self._lones:
-                for k in group.by_work.get(work, ()):
-                    if not group.alive[k]:
-                        continue
-                    lone = group.run(k)
-                    seg = after(lone, run, max_gap, self.barrier)
-                    if seg is None:
-                        continue
-                    self._unref(work)
-                    group.kill(k)
-                    chain = Chain(work, self.terms(work))
-                    chain.add(lone, own(lone.g0, lone.g))
-                    chain.add(seg, own(seg.g0, seg.g))
-                    forks.append(chain)
-                    joined = True
+        for group, k in list(self.lones.of(work)):
+            lone = group.run(k)
+            seg = after(lone, run, max_gap, self.barrier)
+            if seg is not None:
+                group.kill(k)
+                chain = Chain(work, self.terms(work))
+                chain.add(lone, own(lone.g0, lone.g))
+                chain.add(seg, own(seg.g0, seg.g))
+                forks.append(chain)
+                joined = True
         if not joined:
             chain = Chain(work, self.terms(work))
             chain.add(run, own(run.g0, run.g))
@@ -331,63 +227,33 @@ class Chains:
             singles.remove(chain)
             self._set_singles(chain.work, singles)
 
-    def _unref(self, work: int) -> None:
-        left = self._lone_works[work] - 1
-        if left:
-            self._lone_works[work] = left
-        else:
-            del self._lone_works[work]
-
-    def lone_words(self, work: int) -> int:
-        """The longest exact run of ``work`` that, broken off, is a lone segment (0: none,
-        the work has no gap rule)."""
-        terms = self.terms(work)
-        return terms.budget if terms.gap else 0
-
     def bury(self, fresh: Fresh, dead: list[int]) -> None:
         """Members ``dead`` of a window's postings broke off at the word after it.
 
         Those of a work with a chain or a lone segment already take the way of any broken-off
         run (``join``, ``broke``); the rest become one group (``lone``).
         """
+        busy = {chain.work for chain in self.items}.union(self._single)
+        grouped, works = self.lones.works, fresh.works
+        if busy or grouped:
+            joining = [m for m in dead if works[m] in busy or grouped[works[m]] > 0]
+            for m in joining:
+                run = fresh.run(m)
+                self.join(run, run.work, self.terms(run.work).gap)
+                self.broke(run)
+            if joining:
+                taken = set(joining)
+                dead = [m for m in dead if m not in taken]
         if not dead:
             return
-        busy = {chain.work for chain in self.items}
-        group = Lone(fresh.last, fresh.end)
         index = self._index
-        seed = index.window + index.stride - 1
         sealed = fresh.last < self.barrier
-        for m in dead:
-            work = fresh.works[m]
-            gap = self.terms(work).gap
-            if work in busy or work in self._single or work in self._lone_works:
-                run = fresh.run(m)
-                self.join(run, work, gap)
-                self.broke(run)
-                busy.add(work)
-            else:
-                group.take(fresh, m, gap, -1 if sealed else fresh.last + gap + 1 + seed)
-        if not group.live:
-            return
-        for work in group.works:
-            self._lone_works[work] = self._lone_works.get(work, 0) + 1
-        self._lones.append(group)
+        gap = tables(index).gap
+        ends = -1 if sealed else fresh.last + index.window + index.stride
+        group = Lone(fresh, dead, [gap[works[m]] for m in dead], ends)
+        self.lones.add(group)
         if not sealed:
-            group.await_continuations(index.source)
-            self._picking.append(group)
-        live = sum(g.live for g in self._lones)
-        while live > MAX_SINGLES and len(self._lones) > 1:
-            # bounded: the oldest group goes (lone segments cannot be findings alone)
-            live -= self._drop_group(self._lones.pop(0))
-
-    def _drop_group(self, group: Lone) -> int:
-        dropped = 0
-        for k, work in enumerate(group.works):
-            if group.alive[k]:
-                group.kill(k)
-                self._unref(work)
-                dropped += 1
-        return dropped
+            self.broken.add_group(group)
 
     def earliest(self, word: int) -> int:
         """``word`` lowered to the first output word of any chain kept (settling waits)."""
@@ -396,9 +262,7 @@ class Chains:
         for singles in self._single.values():
             for chain in singles:
                 word = min(word, chain.segs[0].first)
-        for group in self._lones:
-            word = min(word, group.first_word())
-        return word
+        return min(word, self.lones.first_word())
 
     def _copy(self, chain: Chain, k: int) -> Chain:
         """A new chain of ``chain``'s first ``k`` segments."""
@@ -430,7 +294,7 @@ class Chains:
     @property
     def busy(self) -> bool:
         """Whether any chain is kept or waits to be settled."""
-        return bool(self.items or self._done or self._single or self._lones)
+        return bool(self.items or self._done or self._single or self.lones)
 
     def _ends(self, chain: Chain) -> int:
         """The output word count after which ``chain`` is closed unless a run may join it."""
@@ -476,17 +340,10 @@ class Chains:
                 heappush(lone, (n, self._seq, chain))  # look again at the next word
             else:
                 self._drop_single(chain)  # one segment that holds nothing: no finding
-        if self._lones and (final or min(g.next_end for g in self._lones) < n):
+        if self.lones and (final or self.lones.due(n)):
             if under_way is None:
                 under_way = self._under_way(runs, fresh)
-            lones = []
-            for group in self._lones:
-                if final or group.next_end < n:
-                    for work in group.expire(n, final, under_way, self.barrier):
-                        self._unref(work)
-                if group.live:
-                    lones.append(group)
-            self._lones = lones
+            self.lones.expire(n, final, under_way, self.barrier)
         if not final and not self._done and n <= self._expiry:
             return []  # nothing can have closed since the last look
         keep: list[Chain] = []

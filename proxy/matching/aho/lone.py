@@ -15,12 +15,46 @@ path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from proxy.matching.aho.runs import Run
 
+if TYPE_CHECKING:
+    from proxy.matching.aho.seeds import SeedIndex
+
 #: Postings of one window from which they are grouped (fewer: one ``Run`` each).
 GROUP_MIN = 4
+#: Lone segments kept in all (the oldest groups go first).
+MAX_LONE = 1024
+_FAR = 1 << 62
+
+
+class Tables:
+    """What the groups look up by work, made once per index: where each work starts, its
+    gap rule, and the longest broken-off run of it that holds nothing (0: no gap rule)."""
+
+    __slots__ = ("budget", "gap", "work_starts")
+
+    def __init__(self, index: SeedIndex) -> None:
+        self.work_starts: list[int] = list(index.work_starts)  # bisect on ints, not a buffer
+        self.gap = [w.rule.max_gap_words for w in index.works]
+        # ``Chains.hold``'s budget
+        spare = index.stride + 3 * index.loose
+        self.budget = [w.rule.min_words - spare if w.rule.max_gap_words else 0 for w in index.works]
+
+
+_TABLES: weakref.WeakKeyDictionary[Any, Tables] = weakref.WeakKeyDictionary()
+
+
+def tables(index: SeedIndex) -> Tables:
+    """``index``'s tables (made at its first group)."""
+    found = _TABLES.get(index)
+    if found is None:
+        found = _TABLES[index] = Tables(index)
+    return found
 
 
 class Fresh:
@@ -44,6 +78,21 @@ class Fresh:
         self.starts.append(start)
         self.works.append(work)
 
+    def resolve(
+        self, wid: int, n: int, end: int, source: Sequence[int]
+    ) -> tuple[list[Run], list[int]]:
+        """Output word ``n`` (id ``wid``, ending at ``end``) came: the runs that go on, and
+        the members that broke off."""
+        on, dead = [], []
+        for m, g in enumerate(self.gs):
+            if wid and source[g + 1] == wid:
+                run = self.run(m)
+                run.g, run.last, run.end = g + 1, n, end
+                on.append(run)
+            else:
+                dead.append(m)
+        return on, dead
+
     def run(self, m: int) -> Run:
         """Member ``m`` as a run."""
         return Run(
@@ -62,7 +111,6 @@ class Lone(Fresh):
 
     __slots__ = (
         "alive",
-        "by_work",
         "conts",
         "ends",
         "gap_until",
@@ -70,44 +118,43 @@ class Lone(Fresh):
         "live",
         "next_end",
         "open",
+        "work_set",
     )
 
-    def __init__(self, last: int, end: int) -> None:
-        super().__init__(last, end)
-        self.gaps: list[int] = []  # the gap rule's words, by member
-        self.ends: list[int] = []  # the word count after which a member closes (-1: sealed)
-        self.alive: list[bool] = []  # still a lone segment
-        self.open: list[bool] = []  # still a broken-off run to pick up
-        self.by_work: dict[int, list[int]] = {}
+    def __init__(self, fresh: Fresh, members: list[int], gaps: list[int], ends: int) -> None:
+        """``members`` of ``fresh``, each closing after word ``ends`` + its gap (``ends`` < 0:
+        sealed, looked at every time)."""
+        super().__init__(fresh.last, fresh.end)
+        self.g0s = [fresh.g0s[m] for m in members]
+        self.gs = [fresh.gs[m] for m in members]
+        self.firsts = [fresh.firsts[m] for m in members]
+        self.starts = [fresh.starts[m] for m in members]
+        self.works = [fresh.works[m] for m in members]
+        self.gaps = gaps
+        self.ends = [-1] * len(gaps) if ends < 0 else [ends + gap for gap in gaps]
+        self.next_end = min(self.ends)
+        self.alive = [True] * len(gaps)  # still a lone segment
+        self.live = len(gaps)
+        self.work_set = set(self.works)
+        self.open = [False] * len(gaps)  # still a broken-off run to pick up
         self.conts: set[int] = set()  # word ids that continue some open member
-        self.live = 0
-        self.next_end = 1 << 62
         self.gap_until = -1  # the last output word a member may be picked up at
-
-    def take(self, fresh: Fresh, m: int, gap: int, ends: int) -> None:
-        """Member ``m`` of ``fresh`` as a lone segment that closes after word ``ends``."""
-        self.add(fresh.g0s[m], fresh.gs[m], fresh.firsts[m], fresh.starts[m], fresh.works[m])
-        k = len(self.gaps)
-        self.gaps.append(gap)
-        self.ends.append(ends)
-        self.alive.append(True)
-        self.open.append(False)
-        self.by_work.setdefault(fresh.works[m], []).append(k)
-        self.live += 1
-        self.next_end = min(self.next_end, ends)
 
     def await_continuations(self, source: Sequence[int]) -> None:
         """Every member is a broken-off run too: note the words that would continue each."""
         conts = self.conts
-        for k, g in enumerate(self.gs):
-            gap = self.gaps[k]
-            self.open[k] = True
+        for g, gap in zip(self.gs, self.gaps, strict=True):
             for p in range(g + 1, g + gap + 2):
                 wid = source[p]
                 if not wid:
                     break  # the work ends
                 conts.add(wid)
-            self.gap_until = max(self.gap_until, self.last + gap + 1)
+        self.open = [True] * len(self.gs)
+        self.gap_until = self.last + max(self.gaps) + 1
+
+    def members_of(self, work: int) -> list[int]:
+        """Members of ``work`` still kept as lone segments."""
+        return [k for k, w in enumerate(self.works) if w == work and self.alive[k]]
 
     def close_gaps(self) -> None:
         self.conts = set()
@@ -145,11 +192,10 @@ class Lone(Fresh):
             self.alive[k] = False
             self.live -= 1
 
-    def expire(self, n: int, final: bool, under_way: dict[int, int], barrier: int) -> list[int]:
+    def expire(self, n: int, final: bool, under_way: dict[int, int], barrier: int) -> None:
         """Close the members past their end (all when ``final``) that no run under way may
-        still join (``under_way``: the first output word of such runs, by work); their works."""
-        gone = []
-        next_end = 1 << 62
+        still join (``under_way``: the first output word of such runs, by work)."""
+        next_end = _FAR
         sealed = self.last < barrier
         for k, ends in enumerate(self.ends):
             if not self.alive[k]:
@@ -167,13 +213,74 @@ class Lone(Fresh):
                     continue
             self.alive[k] = False
             self.live -= 1
-            gone.append(self.works[k])
         self.next_end = next_end
-        return gone
 
     def first_word(self) -> int:
         """The first output word of a member still kept."""
-        return min((f for f, a in zip(self.firsts, self.alive, strict=True) if a), default=1 << 62)
+        return min((f for f, a in zip(self.firsts, self.alive, strict=True) if a), default=_FAR)
 
 
-__all__ = ["GROUP_MIN", "Fresh", "Lone"]
+class LoneGroups:
+    """The groups of one session with lone segments left, bounded."""
+
+    __slots__ = ("items", "works")
+
+    def __init__(self) -> None:
+        self.items: list[Lone] = []
+        self.works: Counter[int] = Counter()  # groups with each work
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def add(self, group: Lone) -> None:
+        self.items.append(group)
+        self.works.update(group.work_set)
+        live = sum(g.live for g in self.items)
+        while live > MAX_LONE and len(self.items) > 1:
+            # bounded: the oldest group goes (lone segments cannot be findings alone)
+            gone = self.items.pop(0)
+            live -= gone.live
+            gone.expire(0, True, {}, 0)
+            self._forget(gone)
+
+    def of(self, work: int) -> Iterator[tuple[Lone, int]]:
+        """The lone segments of ``work`` still kept: (group, member)."""
+        if self.works[work] > 0:
+            for group in self.items:
+                if work in group.work_set:
+                    for k in group.members_of(work):
+                        yield group, k
+
+    def due(self, n: int) -> bool:
+        """Whether some lone segment is past its end at output word ``n``."""
+        return min(g.next_end for g in self.items) < n
+
+    def expire(self, n: int, final: bool, under_way: dict[int, int], barrier: int) -> None:
+        """``Lone.expire`` for every group; groups left with no member go."""
+        kept = []
+        for group in self.items:
+            if final or group.next_end < n:
+                group.expire(n, final, under_way, barrier)
+            if group.live:
+                kept.append(group)
+            else:
+                self._forget(group)
+        self.items = kept
+
+    def first_word(self) -> int:
+        """The first output word of a lone segment still kept."""
+        return min((g.first_word() for g in self.items), default=_FAR)
+
+    def seal(self) -> None:
+        """Every lone segment is sealed (``Chains.seal``): looked at whenever chains close."""
+        for group in self.items:
+            group.ends = [-1] * len(group.ends)
+            group.next_end = -1
+
+    def _forget(self, group: Lone) -> None:
+        self.works.subtract(group.work_set)
+        if len(self.works) > 4 * MAX_LONE:
+            self.works = Counter({w: k for w, k in self.works.items() if k > 0})
+
+
+__all__ = ["GROUP_MIN", "MAX_LONE", "Fresh", "Lone", "LoneGroups", "Tables", "tables"]

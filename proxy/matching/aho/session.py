@@ -26,10 +26,12 @@ the run is found, and clean text waits ``stride - 1`` words longer.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 
+from proxy.matching.aho import lone
 from proxy.matching.aho.chains import Chains, Run
-from proxy.matching.aho.lone import GROUP_MIN, Fresh
+from proxy.matching.aho.lone import Fresh
 from proxy.matching.aho.seeds import SeedIndex, cannot_start
 from proxy.matching.aho.split import (
     ASCII_GAP,
@@ -263,10 +265,13 @@ class MatchSession:
                         self._finish(run)
                         self._chains.broke(run)
                 self._runs = kept
-            if self._fresh is not None:
-                self._resolve(self._fresh, wid, n, end)
-            if self._chains.gaps and wid:
-                self._chains.resync(wid, n, start, end, self._runs)
+            if self._fresh is not None:  # the window's grouped postings: on, or broken off
+                on, dead = self._fresh.resolve(wid, n, end, index.source)
+                self._runs += on
+                self._chains.bury(self._fresh, dead)
+                self._fresh = None
+            if self._chains.broken and wid:
+                self._chains.broken.resync(wid, n, start, end, self._runs)
             self._ids.append(wid)
             self._starts.append(start)
             self._ends.append(end)
@@ -279,13 +284,18 @@ class MatchSession:
             self._trim()
 
     def _hit(self, postings: Sequence[int], first: int, last: int) -> None:
-        """A whole loaded window ends at output word ``last``: align it with its sources."""
+        """A whole loaded window ends at output word ``last``: align it with its sources.
+
+        With many postings, those that would be lone segments if they broke off at the next
+        word (``lone``) wait there as one group, after the runs.
+        """
         index, base = self._index, self._base
         source, ids = index.source, self._ids
         # a set, not a scan of the runs per posting: a frequent window has hundreds
         followed = {run.g for run in self._runs}
         end = self._ends[last - base]
-        fresh = Fresh(last, end) if len(postings) >= GROUP_MIN else None
+        fresh = Fresh(last, end) if len(postings) >= lone.GROUP_MIN else None
+        table = lone.tables(index) if fresh is not None else None
         for q in postings:
             g = q + index.window - 1
             if g in followed:
@@ -294,27 +304,18 @@ class MatchSession:
             while i >= base and source[p] and source[p] == ids[i - base]:
                 i -= 1
                 p -= 1
-            start, work = self._starts[i + 1 - base], index.work_index(q)
-            if fresh is not None and last - i <= self._chains.lone_words(work):
+            start = self._starts[i + 1 - base]
+            if fresh is None or table is None:
+                self._runs.append(Run(p + 1, g, i + 1, last, start, end, index.work_index(q)))
+                continue
+            work = bisect_right(table.work_starts, q) - 1
+            if last - i <= table.budget[work]:
                 fresh.add(p + 1, g, i + 1, start, work)
             else:
                 self._runs.append(Run(p + 1, g, i + 1, last, start, end, work))
         if fresh is not None and fresh.gs:
             fresh.hold, fresh.first = min(fresh.starts), min(fresh.firsts)
             self._fresh = fresh
-
-    def _resolve(self, fresh: Fresh, wid: int, n: int, end: int) -> None:
-        """Output word ``n`` after a window's grouped postings: who goes on, who broke off."""
-        self._fresh = None
-        source, dead = self._index.source, []
-        for m, g in enumerate(fresh.gs):
-            if wid and source[g + 1] == wid:
-                run = fresh.run(m)
-                run.g, run.last, run.end = g + 1, n, end
-                self._runs.append(run)
-            else:
-                dead.append(m)
-        self._chains.bury(fresh, dead)
 
     def _trim(self) -> None:
         drop = self._live - self._base - self._index.stride - _TRIM_SLACK

@@ -34,6 +34,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import xxhash
 
 from proxy.matching.aho.index import ids_of_word, longest_run
@@ -46,6 +47,7 @@ from proxy.matching.normalize import MAX_WORD_CHARS
 from proxy.matching.seam import WorkInfo
 
 _CACHE_LIMIT = 200_000
+_VECTOR_POSTINGS = 16  # a window with this many postings is checked with numpy
 
 
 def policy_from_json(doc: dict[str, Any]) -> Policy:
@@ -103,6 +105,8 @@ class Seeds:
         self._chars = file.view(f"{k}chr_keys")
         self._windows = Table(file.view(f"{k}win_dir"), file.view(f"{k}win_fp"), tables["win_bits"])
         self._win_pos = file.view(f"{k}win_pos")
+        self._np_source = np.frombuffer(self.source, dtype=np.uint32)
+        self._np_win_pos = np.frombuffer(self._win_pos, dtype=np.uint32)
         self._prefixes = Table(
             file.view(f"{k}pre_dir"), file.view(f"{k}pre_fp"), tables["pre_bits"]
         )
@@ -179,7 +183,12 @@ class Seeds:
         if lo == hi:
             return []
         source, n = self.source, len(ids)
-        found = [q for q in self._win_pos[lo:hi] if source[q : q + n].tolist() == ids]
+        if hi - lo < _VECTOR_POSTINGS:
+            found = [q for q in self._win_pos[lo:hi] if source[q : q + n].tolist() == ids]
+        else:  # a common window: every posting checked at once
+            at = self._np_win_pos[lo:hi].astype(np.int64)
+            words = self._np_source[at[:, None] + np.arange(n)]
+            found = at[(words == np.array(ids, dtype=np.uint32)).all(axis=1)].tolist()
         if self.withdrawn:  # tombstoned works never start a run (nor show as open findings)
             found = [q for q in found if self.work_index(q) not in self.withdrawn]
         return found
