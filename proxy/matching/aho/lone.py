@@ -16,6 +16,7 @@ path.
 from __future__ import annotations
 
 import weakref
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ class Tables:
     """What the groups look up by work, made once per index: where each work starts, its
     gap rule, and the longest broken-off run of it that holds nothing (0: no gap rule)."""
 
-    __slots__ = ("budget", "gap", "work_starts")
+    __slots__ = ("budget", "gap", "least", "work_starts")
 
     def __init__(self, index: SeedIndex) -> None:
         self.work_starts: list[int] = list(index.work_starts)  # bisect on ints, not a buffer
@@ -44,6 +45,7 @@ class Tables:
         # ``Chains.hold``'s budget
         spare = index.stride + 3 * index.loose
         self.budget = [w.rule.min_words - spare if w.rule.max_gap_words else 0 for w in index.works]
+        self.least = min(self.budget, default=0)
 
 
 _TABLES: weakref.WeakKeyDictionary[Any, Tables] = weakref.WeakKeyDictionary()
@@ -71,27 +73,50 @@ class Fresh:
         self.starts: list[int] = []
         self.works: list[int] = []
 
-    def add(self, g0: int, g: int, first: int, start: int, work: int) -> None:
-        self.g0s.append(g0)
-        self.gs.append(g)
-        self.firsts.append(first)
-        self.starts.append(start)
-        self.works.append(work)
+    @classmethod
+    def gather(
+        cls, table: Tables, starts: list[int], window: int, span: tuple[int, int, int, int]
+    ) -> tuple[Fresh | None, list[tuple[int, int]]]:
+        """The postings ``starts`` of a window aligned with output words ``first``-``last``
+        (``span``: first, last, and their start and end offsets), none reaching further
+        back: the group of those that would be lone segments if they broke off, and the
+        others (posting, work)."""
+        first, last, start, end = span
+        bounds = table.work_starts
+        works = [bisect_right(bounds, q) - 1 for q in starts]
+        length = last - first + 1
+        if length > table.least:  # some work's rule asks for more: those are runs
+            budget = table.budget
+            others = [(q, w) for q, w in zip(starts, works, strict=True) if length > budget[w]]
+            keep = [length <= budget[w] for w in works]
+            starts = [q for q, k in zip(starts, keep, strict=True) if k]
+            works = [w for w, k in zip(works, keep, strict=True) if k]
+        else:
+            others = []
+        if not starts:
+            return None, others
+        fresh = cls(last, end)
+        fresh.g0s, fresh.works = starts, works
+        fresh.gs = [q + window - 1 for q in starts]
+        fresh.firsts, fresh.starts = [first] * len(starts), [start] * len(starts)
+        fresh.hold, fresh.first = start, first
+        return fresh, others
 
     def resolve(
         self, wid: int, n: int, end: int, source: Sequence[int]
     ) -> tuple[list[Run], list[int]]:
         """Output word ``n`` (id ``wid``, ending at ``end``) came: the runs that go on, and
         the members that broke off."""
-        on, dead = [], []
-        for m, g in enumerate(self.gs):
-            if wid and source[g + 1] == wid:
-                run = self.run(m)
-                run.g, run.last, run.end = g + 1, n, end
-                on.append(run)
-            else:
-                dead.append(m)
-        return on, dead
+        going = [m for m, g in enumerate(self.gs) if source[g + 1] == wid] if wid else []
+        on = []
+        for m in going:
+            run = self.run(m)
+            run.g, run.last, run.end = run.g + 1, n, end
+            on.append(run)
+        if not going:
+            return on, list(range(len(self.gs)))
+        taken = set(going)
+        return on, [m for m in range(len(self.gs)) if m not in taken]
 
     def run(self, m: int) -> Run:
         """Member ``m`` as a run."""
@@ -125,11 +150,15 @@ class Lone(Fresh):
         """``members`` of ``fresh``, each closing after word ``ends`` + its gap (``ends`` < 0:
         sealed, looked at every time)."""
         super().__init__(fresh.last, fresh.end)
-        self.g0s = [fresh.g0s[m] for m in members]
-        self.gs = [fresh.gs[m] for m in members]
-        self.firsts = [fresh.firsts[m] for m in members]
-        self.starts = [fresh.starts[m] for m in members]
-        self.works = [fresh.works[m] for m in members]
+        if len(members) == len(fresh.gs):  # all of them (the usual case): the same lists
+            self.g0s, self.gs, self.firsts = fresh.g0s, fresh.gs, fresh.firsts
+            self.starts, self.works = fresh.starts, fresh.works
+        else:
+            self.g0s = [fresh.g0s[m] for m in members]
+            self.gs = [fresh.gs[m] for m in members]
+            self.firsts = [fresh.firsts[m] for m in members]
+            self.starts = [fresh.starts[m] for m in members]
+            self.works = [fresh.works[m] for m in members]
         self.gaps = gaps
         self.ends = [-1] * len(gaps) if ends < 0 else [ends + gap for gap in gaps]
         self.next_end = min(self.ends)
@@ -142,15 +171,21 @@ class Lone(Fresh):
 
     def await_continuations(self, source: Sequence[int]) -> None:
         """Every member is a broken-off run too: note the words that would continue each."""
-        conts = self.conts
-        for g, gap in zip(self.gs, self.gaps, strict=True):
-            for p in range(g + 1, g + gap + 2):
-                wid = source[p]
-                if not wid:
-                    break  # the work ends
-                conts.add(wid)
+        widest = max(self.gaps)
+        if max(self.gs) + widest + 1 < len(source):
+            # every word within the widest gap: more than some members take (past their
+            # work's end or their own gap), which ``pick`` checks exactly
+            steps = range(1, widest + 2)
+            self.conts = {source[g + k] for g in self.gs for k in steps}
+            self.conts.discard(0)
+        else:
+            for g, gap in zip(self.gs, self.gaps, strict=True):
+                for p in range(g + 1, g + gap + 2):
+                    if not source[p]:
+                        break  # the work ends
+                    self.conts.add(source[p])
         self.open = [True] * len(self.gs)
-        self.gap_until = self.last + max(self.gaps) + 1
+        self.gap_until = self.last + widest + 1
 
     def members_of(self, work: int) -> list[int]:
         """Members of ``work`` still kept as lone segments."""

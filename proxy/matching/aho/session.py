@@ -26,7 +26,6 @@ the run is found, and clean text waits ``stride - 1`` words longer.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
 
 from proxy.matching.aho import lone
@@ -291,31 +290,28 @@ class MatchSession:
         """
         index, base = self._index, self._base
         source, ids = index.source, self._ids
-        # a set, not a scan of the runs per posting: a frequent window has hundreds
-        followed = {run.g for run in self._runs}
-        end = self._ends[last - base]
-        fresh = Fresh(last, end) if len(postings) >= lone.GROUP_MIN else None
-        table = lone.tables(index) if fresh is not None else None
-        for q in postings:
-            g = q + index.window - 1
-            if g in followed:
-                continue  # the same alignment, already followed
+        w1, end = index.window - 1, self._ends[last - base]
+        if self._runs:  # a set, not a scan of the runs per posting: a window can have hundreds
+            followed = {run.g for run in self._runs}
+            postings = [q for q in postings if q + w1 not in followed]
+        others: Sequence[int | tuple[int, int]] = postings
+        if len(postings) >= lone.GROUP_MIN:
+            # those reaching further back than the window (rare) are runs
+            before = ids[first - 1 - base] if first > base else 0
+            back = [q for q in postings if source[q - 1] == before] if before else []
+            gone = set(back)
+            plain = [q for q in postings if q not in gone] if back else postings
+            span = (first, last, self._starts[first - base], end)
+            self._fresh, grown = Fresh.gather(lone.tables(index), list(plain), index.window, span)
+            others = [*back, *grown]
+        for item in others:
+            q, work = item if isinstance(item, tuple) else (item, index.work_index(item))
             i, p = first - 1, q - 1
             while i >= base and source[p] and source[p] == ids[i - base]:
                 i -= 1
                 p -= 1
             start = self._starts[i + 1 - base]
-            if fresh is None or table is None:
-                self._runs.append(Run(p + 1, g, i + 1, last, start, end, index.work_index(q)))
-                continue
-            work = bisect_right(table.work_starts, q) - 1
-            if last - i <= table.budget[work]:
-                fresh.add(p + 1, g, i + 1, start, work)
-            else:
-                self._runs.append(Run(p + 1, g, i + 1, last, start, end, work))
-        if fresh is not None and fresh.gs:
-            fresh.hold, fresh.first = min(fresh.starts), min(fresh.firsts)
-            self._fresh = fresh
+            self._runs.append(Run(p + 1, q + w1, i + 1, last, start, end, work))
 
     def _trim(self) -> None:
         drop = self._live - self._base - self._index.stride - _TRIM_SLACK
