@@ -18,12 +18,11 @@ fewest aligned words is settled first, so noise does not push out a real candida
 
 from __future__ import annotations
 
-from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING
 
 from proxy.matching.aho.broken import BrokenOff
 from proxy.matching.aho.lone import Fresh, Lone, LoneGroups, tables
-from proxy.matching.aho.runs import Run, after, qualifying
+from proxy.matching.aho.runs import Run, after, hold_budget, qualifying
 
 if TYPE_CHECKING:
     from proxy.matching.aho.seeds import SeedIndex
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 #: Bounds on what one session keeps (a chain's qualifying parts are O(segments^2)).
 MAX_SEGMENTS = 48
 MAX_CHAINS = 32
-#: Lone segments too short to hold any text, kept only in case a later segment joins one.
-MAX_SINGLES = 1024
 
 
 class _Terms:
@@ -48,18 +45,16 @@ class _Terms:
             rule.min_words,
             rule.min_share,
         )
-        # see ``Chains.hold``
-        self.budget = rule.min_words - index.stride - 3 * index.loose
+        self.budget = hold_budget(rule.min_words, index.stride, index.loose)
 
 
 class Chain:
     """The segments of one near-verbatim candidate, with what holding and closing ask."""
 
-    __slots__ = ("alive", "hold_from", "owned", "segs", "terms", "work")
+    __slots__ = ("hold_from", "owned", "segs", "terms", "work")
 
     def __init__(self, work: int, terms: _Terms) -> None:
         self.work, self.terms = work, terms
-        self.alive = True  # a lone segment still kept among ``Chains._single``
         self.segs: list[Run] = []
         self.owned = 0  # own (non-boilerplate) aligned words of all segments
         self.hold_from: int | None = None  # output offset held from (``Chains.hold``)
@@ -82,9 +77,6 @@ class Chains:
         "_done",
         "_expiry",
         "_index",
-        "_lone",
-        "_seq",
-        "_single",
         "_terms",
         "barrier",
         "broken",
@@ -98,12 +90,9 @@ class Chains:
         self._done: list[Chain] = []  # closed early to stay bounded
         self._terms: dict[int, _Terms] = {}
         # Chains of one segment that hold nothing (``Chain.hold_from`` None) and cannot be a
-        # finding alone: most of what clean text meets.  By work, for ``join``, and in a heap
-        # by the word count after which each closes, so they cost nothing per feed.
-        self._single: dict[int, list[Chain]] = {}
-        self._lone: list[tuple[int, int, Chain]] = []
-        self._seq = 0
-        self.lones = LoneGroups()  # the same, a window's postings at a time (``lone``)
+        # finding alone, most of what clean text meets: lone segments (``lone``), a window's
+        # postings at a time or one by one.
+        self.lones = LoneGroups()
         self.broken = BrokenOff(index.source)  # broken-off runs the next words may pick up
         # No chain can close before output word ``_expiry`` (a lower bound; -1: look).
         self._expiry = -1
@@ -123,10 +112,7 @@ class Chains:
         self.barrier = n
         self.broken.clear()
         self._expiry = -1
-        # lone segments before ``n`` are sealed now: they close unless a run may join them
-        self._lone = [(self._ends(c), seq, c) for _, seq, c in self._lone if c.alive]
-        heapify(self._lone)
-        self.lones.seal()
+        self.lones.seal()  # they close unless a run begun before ``n`` may join them
 
     def broke(self, run: Run) -> None:
         """A run of a work with the gap rule broke off: look for its continuation."""
@@ -166,21 +152,6 @@ class Chains:
                         forks.append(fork)
                     joined = True
                     break
-        singles = self._single.get(work)
-        if singles:
-            kept = []
-            for single in singles:
-                seg = after(single.segs[0], run, max_gap, self.barrier)
-                if seg is None:
-                    kept.append(single)
-                    continue
-                single.alive = False  # it has a second segment now: a chain like any other
-                chain = Chain(work, single.terms)
-                chain.add(single.segs[0], single.owned)
-                chain.add(seg, own(seg.g0, seg.g))
-                forks.append(chain)
-                joined = True
-            self._set_singles(work, kept)
         for group, k in list(self.lones.of(work)):
             lone = group.run(k)
             seg = after(lone, run, max_gap, self.barrier)
@@ -195,7 +166,7 @@ class Chains:
             chain = Chain(work, self.terms(work))
             chain.add(run, own(run.g0, run.g))
             if chain.hold_from is None:
-                self._add_single(chain)
+                self.lones.add(Lone.single(run, max_gap, self._lone_ends(run.last)))
             else:
                 forks.append(chain)
         for chain in forks:
@@ -206,26 +177,11 @@ class Chains:
             weakest = min(range(len(self.items)), key=lambda i: self.items[i].owned)
             self._done.append(self.items.pop(weakest))
 
-    def _set_singles(self, work: int, kept: list[Chain]) -> None:
-        if kept:
-            self._single[work] = kept
-        else:
-            del self._single[work]
-
-    def _add_single(self, chain: Chain) -> None:
-        self._single.setdefault(chain.work, []).append(chain)
-        self._seq += 1
-        heappush(self._lone, (self._ends(chain), self._seq, chain))
-        if len(self._lone) > MAX_SINGLES:
-            # bounded: the one closest to closing goes first (it cannot be a finding alone)
-            self._drop_single(heappop(self._lone)[2])
-
-    def _drop_single(self, chain: Chain) -> None:
-        if chain.alive:
-            chain.alive = False
-            singles = self._single[chain.work]
-            singles.remove(chain)
-            self._set_singles(chain.work, singles)
+    def _lone_ends(self, last: int) -> int:
+        """``Lone``'s ``ends`` for segments ending at output word ``last`` (-1: sealed)."""
+        if last < self.barrier:
+            return -1
+        return last + self._index.window + self._index.stride
 
     def bury(self, fresh: Fresh, dead: list[int]) -> None:
         """Members ``dead`` of a window's postings broke off at the word after it.
@@ -233,7 +189,7 @@ class Chains:
         Those of a work with a chain or a lone segment already take the way of any broken-off
         run (``join``, ``broke``); the rest become one group (``lone``).
         """
-        busy = {chain.work for chain in self.items}.union(self._single)
+        busy = {chain.work for chain in self.items}
         grouped, works = self.lones.works, fresh.works
         if busy or grouped:
             joining = [m for m in dead if works[m] in busy or grouped[works[m]] > 0]
@@ -246,22 +202,17 @@ class Chains:
                 dead = [m for m in dead if m not in taken]
         if not dead:
             return
-        index = self._index
-        sealed = fresh.last < self.barrier
-        gap = tables(index).gap
-        ends = -1 if sealed else fresh.last + index.window + index.stride
+        gap = tables(self._index).gap
+        ends = self._lone_ends(fresh.last)
         group = Lone(fresh, dead, [gap[works[m]] for m in dead], ends)
         self.lones.add(group)
-        if not sealed:
+        if ends >= 0:  # not sealed
             self.broken.add_group(group)
 
     def earliest(self, word: int) -> int:
         """``word`` lowered to the first output word of any chain kept (settling waits)."""
         for chain in self.items:
             word = min(word, chain.segs[0].first)
-        for singles in self._single.values():
-            for chain in singles:
-                word = min(word, chain.segs[0].first)
         return min(word, self.lones.first_word())
 
     def _copy(self, chain: Chain, k: int) -> Chain:
@@ -294,7 +245,7 @@ class Chains:
     @property
     def busy(self) -> bool:
         """Whether any chain is kept or waits to be settled."""
-        return bool(self.items or self._done or self._single or self.lones)
+        return bool(self.items or self._done or self.lones)
 
     def _ends(self, chain: Chain) -> int:
         """The output word count after which ``chain`` is closed unless a run may join it."""
@@ -328,18 +279,6 @@ class Chains:
         ``n``: output words so far; ``runs`` and ``fresh``: exact runs still being followed.
         """
         under_way: dict[int, int] | None = None
-        lone = self._lone
-        while lone and (final or lone[0][0] < n):
-            chain = heappop(lone)[2]
-            if not chain.alive:
-                continue
-            if under_way is None:
-                under_way = self._under_way(runs, fresh)
-            if not final and self._joinable(chain, self._ends(chain), under_way):
-                self._seq += 1
-                heappush(lone, (n, self._seq, chain))  # look again at the next word
-            else:
-                self._drop_single(chain)  # one segment that holds nothing: no finding
         if self.lones and (final or self.lones.due(n)):
             if under_way is None:
                 under_way = self._under_way(runs, fresh)

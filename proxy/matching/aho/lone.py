@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from proxy.matching.aho.runs import Run
+from proxy.matching.aho.runs import Run, hold_budget
 
 if TYPE_CHECKING:
     from proxy.matching.aho.seeds import SeedIndex
@@ -42,9 +42,10 @@ class Tables:
     def __init__(self, index: SeedIndex) -> None:
         self.work_starts: list[int] = list(index.work_starts)  # bisect on ints, not a buffer
         self.gap = [w.rule.max_gap_words for w in index.works]
-        # ``Chains.hold``'s budget
-        spare = index.stride + 3 * index.loose
-        self.budget = [w.rule.min_words - spare if w.rule.max_gap_words else 0 for w in index.works]
+        self.budget = [
+            hold_budget(w.rule.min_words, index.stride, index.loose) if w.rule.max_gap_words else 0
+            for w in index.works
+        ]
         self.least = min(self.budget, default=0)
 
 
@@ -169,6 +170,14 @@ class Lone(Fresh):
         self.conts: set[int] = set()  # word ids that continue some open member
         self.gap_until = -1  # the last output word a member may be picked up at
 
+    @classmethod
+    def single(cls, run: Run, gap: int, ends: int) -> Lone:
+        """``run`` alone (one that broke off posting by posting)."""
+        fresh = Fresh(run.last, run.end)
+        fresh.g0s, fresh.gs, fresh.firsts = [run.g0], [run.g], [run.first]
+        fresh.starts, fresh.works = [run.start], [run.work]
+        return cls(fresh, [0], [gap], ends)
+
     def await_continuations(self, source: Sequence[int]) -> None:
         """Every member is a broken-off run too: note the words that would continue each."""
         widest = max(self.gaps)
@@ -258,11 +267,12 @@ class Lone(Fresh):
 class LoneGroups:
     """The groups of one session with lone segments left, bounded."""
 
-    __slots__ = ("items", "works")
+    __slots__ = ("items", "next_end", "works")
 
     def __init__(self) -> None:
         self.items: list[Lone] = []
         self.works: Counter[int] = Counter()  # groups with each work
+        self.next_end = _FAR  # no member closes before this (a lower bound)
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -270,6 +280,7 @@ class LoneGroups:
     def add(self, group: Lone) -> None:
         self.items.append(group)
         self.works.update(group.work_set)
+        self.next_end = min(self.next_end, group.next_end)
         live = sum(g.live for g in self.items)
         while live > MAX_LONE and len(self.items) > 1:
             # bounded: the oldest group goes (lone segments cannot be findings alone)
@@ -288,7 +299,7 @@ class LoneGroups:
 
     def due(self, n: int) -> bool:
         """Whether some lone segment is past its end at output word ``n``."""
-        return min(g.next_end for g in self.items) < n
+        return self.next_end < n
 
     def expire(self, n: int, final: bool, under_way: dict[int, int], barrier: int) -> None:
         """``Lone.expire`` for every group; groups left with no member go."""
@@ -301,6 +312,7 @@ class LoneGroups:
             else:
                 self._forget(group)
         self.items = kept
+        self.next_end = min((g.next_end for g in kept), default=_FAR)
 
     def first_word(self) -> int:
         """The first output word of a lone segment still kept."""
@@ -310,7 +322,7 @@ class LoneGroups:
         """Every lone segment is sealed (``Chains.seal``): looked at whenever chains close."""
         for group in self.items:
             group.ends = [-1] * len(group.ends)
-            group.next_end = -1
+            group.next_end = self.next_end = -1
 
     def _forget(self, group: Lone) -> None:
         self.works.subtract(group.work_set)

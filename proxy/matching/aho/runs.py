@@ -19,6 +19,11 @@ class Run:
         self.work = work  # the work number of ``g0`` (``SeedIndex.work_index``)
 
 
+def hold_budget(min_words: int, stride: int, loose: int) -> int:
+    """Aligned words a chain's first segments may hold while they go out (``Chains.hold``)."""
+    return min_words - stride - 3 * loose
+
+
 def gaps(prev: Run, seg: Run) -> tuple[int, int]:
     """Output words and work words between two segments (negative: they overlap)."""
     return seg.first - prev.last - 1, seg.g0 - prev.g - 1
@@ -71,4 +76,4 @@ def after(prev: Run, run: Run, max_gap: int, barrier: int) -> Run | None:
     return Run(run.g0 + cut, run.g, run.first + cut, run.last, run.start, run.end, run.work)
 
 
-__all__ = ["Run", "after", "gaps", "qualifying"]
+__all__ = ["Run", "after", "gaps", "hold_budget", "qualifying"]

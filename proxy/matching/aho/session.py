@@ -294,8 +294,9 @@ class MatchSession:
         if self._runs:  # a set, not a scan of the runs per posting: a window can have hundreds
             followed = {run.g for run in self._runs}
             postings = [q for q in postings if q + w1 not in followed]
-        others: Sequence[int | tuple[int, int]] = postings
-        if len(postings) >= lone.GROUP_MIN:
+        if len(postings) < lone.GROUP_MIN:
+            others = [(q, index.work_index(q)) for q in postings]
+        else:
             # those reaching further back than the window (rare) are runs
             before = ids[first - 1 - base] if first > base else 0
             back = [q for q in postings if source[q - 1] == before] if before else []
@@ -303,9 +304,8 @@ class MatchSession:
             plain = [q for q in postings if q not in gone] if back else postings
             span = (first, last, self._starts[first - base], end)
             self._fresh, grown = Fresh.gather(lone.tables(index), list(plain), index.window, span)
-            others = [*back, *grown]
-        for item in others:
-            q, work = item if isinstance(item, tuple) else (item, index.work_index(item))
+            others = [*((q, index.work_index(q)) for q in back), *grown]
+        for q, work in others:
             i, p = first - 1, q - 1
             while i >= base and source[p] and source[p] == ids[i - base]:
                 i -= 1
