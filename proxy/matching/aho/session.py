@@ -269,7 +269,7 @@ class MatchSession:
                 self._runs += on
                 self._chains.bury(self._fresh, dead)
                 self._fresh = None
-            if self._chains.broken and wid:
+            if wid and self._chains.broken:
                 self._chains.broken.resync(wid, n, start, end, self._runs)
             self._ids.append(wid)
             self._starts.append(start)
