@@ -26,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from bench.index.probe import CLEAN_WORDS
 from bench.index.synth import generate
 
 HERE = Path(__file__).resolve().parent
@@ -195,7 +196,7 @@ def main() -> None:
                 plants.write_text(json.dumps({"plants": {s: {"work": s} for s in stems}}))
             else:
                 rules = args.data / name
-                generate(args.corpora, words, rules)
+                generate(args.corpora, words, rules, clean_words=2 * CLEAN_WORDS)
                 plants = rules / "plants.json"
             index = args.data / f"{name}.idx"
             row: dict[str, Any] = build(rules, index)
