@@ -7,22 +7,17 @@ interrupted build leaves the previous index, if any, in place; rerun it to finis
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
-
-import numpy as np
 
 from proxy.matching.catalogue import Catalogue, Work
 from proxy.matching.engines import withdrawn_ids
 from proxy.matching.kgram.build import SHORT_RUN, build_index
-from proxy.matching.kgram.engine import Seeds, policy_from_json, work_words
-from proxy.matching.kgram.layout import open_index
-from proxy.matching.kgram.tokens import Batch, Progress, tokenised_batches
+from proxy.matching.kgram.merge import merge_index
+from proxy.matching.kgram.tokens import Progress, tokenised_batches
 
 _LOG_EVERY = 5.0
 
@@ -118,54 +113,9 @@ def merge(
 ) -> dict[str, Any]:
     """A new base: ``base_path`` minus its withdrawn and replaced works, plus ``delta``'s."""
     report = progress or ProgressReport()
-    base = Seeds(open_index(base_path))
-    gone = withdrawn_ids(base_path)
-    added = [w for w in delta.works if w.id not in delta.policy.allow_works] if delta else []
-    replaced = gone | {w.id for w in added}
-    keep = [i for i, w in enumerate(base.works) if w.id not in replaced]
-    vocab = [""] + _vocab_words(base)
-
-    def batches() -> Iterator[Batch]:
-        for first in range(0, len(keep), 4096):
-            chunk = keep[first : first + 4096]
-            ids = [np.frombuffer(work_words(base, i), dtype=np.uint32) for i in chunk]
-            lens = np.array([len(x) for x in ids], dtype=np.int64)
-            yield vocab, np.concatenate(ids) if ids else np.zeros(0, np.uint32), lens
-        yield from tokenised_batches(added, sum(len(w.text) for w in added), processes, report)
-
-    policy = policy_from_json(base.meta["policy"])
-    if delta is not None:
-        merged = {**policy.collections, **delta.policy.collections}
-        phrases = policy.allow_phrases + delta.policy.allow_phrases
-        policy = dataclasses.replace(policy, collections=merged, allow_phrases=phrases)
-    works = [(base.works[i].id, base.works[i].title, base.works[i].collection) for i in keep]
-    works += [(w.id, w.display_title, w.collection) for w in added]
-    parts = [base.meta["content_hash"], delta.content_hash if delta else "", *sorted(gone)]
-    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()
-    seen = np.frombuffer(base.file.view("bp_seen"), dtype=np.uint64)
     try:
-        return build_index(
-            batches(),
-            works,
-            policy,
-            digest,
-            out,
-            strict=base.meta["strict"],
-            progress=report,
-            seen=seen,
-            short_run=_short_run(base.meta),
-        )
+        gone = withdrawn_ids(base_path)
+        return merge_index(base_path, delta, out, processes=processes, progress=report, gone=gone)
     finally:
         if isinstance(report, ProgressReport):
             report.close()
-
-
-def _short_run(meta: dict[str, Any]) -> int:
-    """The base's short run (an index from before short runs: the default)."""
-    short = meta.get("short", {"min_run": SHORT_RUN})
-    return int(short["min_run"]) if short else 0
-
-
-def _vocab_words(seeds: Seeds) -> list[str]:
-    off, blob = seeds.file.view("vocab_off"), bytes(seeds.file.view("vocab_blob"))
-    return [blob[off[i] : off[i + 1]].decode() for i in range(1, len(off) - 1)]

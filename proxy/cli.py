@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from proxy.demo.__main__ import add_arguments as add_demo_arguments
-from proxy.matching.engines import IndexFileError, load_matcher
-from proxy.matching.kgram.layout import open_index
+from proxy.matching.engines import IndexFileError, check_index, load_matcher
 from proxy.rules import RulesError, iter_works, load_rules, rules_bytes
 from proxy.settings import default_cache_dir
 from proxy.settings_cli import add_settings_options, config_file, given_settings
@@ -216,7 +215,7 @@ def _serve(args: argparse.Namespace) -> int:
         if settings.rules_folder is not None:
             load_rules(settings.rules_folder)
         if settings.index is not None:
-            open_index(settings.index)
+            check_index(settings.index)
     except ValidationError as e:
         print(f"copyguard serve: bad settings: {_first_error(e)}", file=sys.stderr)
         return 2
