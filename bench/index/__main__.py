@@ -165,6 +165,11 @@ def main() -> None:
         "--data", type=Path, default=Path(tempfile.gettempdir()) / "copyguard-bench-index"
     )
     parser.add_argument("--strict", action="store_true", help="also strict mode (gutenberg only)")
+    parser.add_argument(
+        "--books-only",
+        action="store_true",
+        help="synthetic works from the books' statistics alone (results key: SIZE-books)",
+    )
     args = parser.parse_args()
     results_path = DOCS / "bench-index.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
@@ -195,8 +200,10 @@ def main() -> None:
                 stems = [p.stem for p in sorted(rules.glob("*.txt"))]
                 plants.write_text(json.dumps({"plants": {s: {"work": s} for s in stems}}))
             else:
+                if args.books_only:
+                    name += "-books"
                 rules = args.data / name
-                generate(args.corpora, words, rules, clean_words=2 * CLEAN_WORDS)
+                generate(args.corpora, words, rules, 2 * CLEAN_WORDS, books_only=args.books_only)
                 plants = rules / "plants.json"
             index = args.data / f"{name}.idx"
             row: dict[str, Any] = build(rules, index)
