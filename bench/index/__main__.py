@@ -234,8 +234,10 @@ def plot(results: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [(k, v) for k, v in results.items() if isinstance(v, dict) and "words" in v]
-    rows.sort(key=lambda kv: kv[1]["words"])
+    sized = [(k, v) for k, v in results.items() if isinstance(v, dict) and "words" in v]
+    sized.sort(key=lambda kv: kv[1]["words"])
+    rows = [(k, v) for k, v in sized if not k.endswith("-books")]
+    books = [(k, v) for k, v in sized if k.endswith("-books")]
     xs = [v["words"] for _, v in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     axes[0].plot(xs, [v["bytes_per_word"] for _, v in rows], "o-", label="index file")
@@ -244,6 +246,13 @@ def plot(results: dict[str, Any]) -> None:
     axes[1].plot(xs, [v["kgram"]["delta_us"] for _, v in rows], "o-", label="k-gram index")
     aho = [(v["words"], v["aho"]["delta_us"]) for _, v in rows if "aho" in v]
     axes[1].plot([a for a, _ in aho], [b for _, b in aho], "s-", label="automaton")
+    if books:
+        axes[1].plot(
+            [v["words"] for _, v in books],
+            [v["kgram"]["delta_us"] for _, v in books],
+            "o--",
+            label="k-gram, books-only catalogue",
+        )
     axes[1].set_ylabel("CPU per 4-char delta (us), clean speeches")
     axes[2].plot(xs, [v["words_per_cpu_s"] / 1e6 for _, v in rows], "o-", label="per CPU second")
     axes[2].plot(xs, [v["words_per_s"] / 1e6 for _, v in rows], "s-", label="wall (shared machine)")
