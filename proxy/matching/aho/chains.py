@@ -190,9 +190,11 @@ class Chains:
         run (``join``, ``broke``); the rest become one group (``lone``).
         """
         busy = {chain.work for chain in self.items}
-        grouped, works = self.lones.works, fresh.works
-        if busy or grouped:
-            joining = [m for m in dead if works[m] in busy or grouped[works[m]] > 0]
+        works = fresh.works
+        if busy or self.lones:
+            present = set(works)
+            hot = (present & busy) | self.lones.among(present)
+            joining = [m for m in dead if works[m] in hot] if hot else []
             for m in joining:
                 run = fresh.run(m)
                 self.join(run, run.work, self.terms(run.work).gap)
@@ -204,7 +206,7 @@ class Chains:
             return
         gap = tables(self._index).gap
         ends = self._lone_ends(fresh.last)
-        group = Lone(fresh, dead, [gap[works[m]] for m in dead], ends)
+        group = Lone(fresh, dead, list(map(gap.__getitem__, map(works.__getitem__, dead))), ends)
         self.lones.add(group)
         if ends >= 0:  # not sealed
             self.broken.add_group(group)

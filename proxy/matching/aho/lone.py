@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import weakref
 from bisect import bisect_right
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from proxy.matching.aho.runs import Run, hold_budget
@@ -37,10 +38,13 @@ class Tables:
     """What the groups look up by work, made once per index: where each work starts, its
     gap rule, and the longest broken-off run of it that holds nothing (0: no gap rule)."""
 
-    __slots__ = ("budget", "gap", "least", "work_starts")
+    __slots__ = ("budget", "gap", "least", "work_of")
 
     def __init__(self, index: SeedIndex) -> None:
-        self.work_starts: list[int] = list(index.work_starts)  # bisect on ints, not a buffer
+        # A posting's work number, mapped over a window's postings in C: a bisect on ints
+        # (not a buffer) past the first work's start, so no ``- 1`` per posting.
+        bounds: list[int] = list(index.work_starts)[1:]
+        self.work_of: Callable[[int], int] = partial(bisect_right, bounds)
         self.gap = [w.rule.max_gap_words for w in index.works]
         self.budget = [
             hold_budget(w.rule.min_words, index.stride, index.loose) if w.rule.max_gap_words else 0
@@ -83,8 +87,7 @@ class Fresh:
         back: the group of those that would be lone segments if they broke off, and the
         others (posting, work)."""
         first, last, start, end = span
-        bounds = table.work_starts
-        works = [bisect_right(bounds, q) - 1 for q in starts]
+        works = list(map(table.work_of, starts))
         length = last - first + 1
         if length > table.least:  # some work's rule asks for more: those are runs
             budget = table.budget
@@ -98,7 +101,7 @@ class Fresh:
             return None, others
         fresh = cls(last, end)
         fresh.g0s, fresh.works = starts, works
-        fresh.gs = [q + window - 1 for q in starts]
+        fresh.gs = list(map((window - 1).__add__, starts))
         fresh.firsts, fresh.starts = [first] * len(starts), [start] * len(starts)
         fresh.hold, fresh.first = start, first
         return fresh, others
@@ -108,14 +111,16 @@ class Fresh:
     ) -> tuple[list[Run], list[int]]:
         """Output word ``n`` (id ``wid``, ending at ``end``) came: the runs that go on, and
         the members that broke off."""
-        going = [m for m, g in enumerate(self.gs) if source[g + 1] == wid] if wid else []
+        # the next source word of every member at once; usually none goes on
+        nexts = list(map(source.__getitem__, map((1).__add__, self.gs))) if wid else []
+        if wid not in nexts:
+            return [], list(range(len(self.gs)))
+        going = [m for m, x in enumerate(nexts) if x == wid]
         on = []
         for m in going:
             run = self.run(m)
             run.g, run.last, run.end = run.g + 1, n, end
             on.append(run)
-        if not going:
-            return on, list(range(len(self.gs)))
         taken = set(going)
         return on, [m for m in range(len(self.gs)) if m not in taken]
 
@@ -155,13 +160,13 @@ class Lone(Fresh):
             self.g0s, self.gs, self.firsts = fresh.g0s, fresh.gs, fresh.firsts
             self.starts, self.works = fresh.starts, fresh.works
         else:
-            self.g0s = [fresh.g0s[m] for m in members]
-            self.gs = [fresh.gs[m] for m in members]
-            self.firsts = [fresh.firsts[m] for m in members]
-            self.starts = [fresh.starts[m] for m in members]
-            self.works = [fresh.works[m] for m in members]
+            self.g0s = list(map(fresh.g0s.__getitem__, members))
+            self.gs = list(map(fresh.gs.__getitem__, members))
+            self.firsts = list(map(fresh.firsts.__getitem__, members))
+            self.starts = list(map(fresh.starts.__getitem__, members))
+            self.works = list(map(fresh.works.__getitem__, members))
         self.gaps = gaps
-        self.ends = [-1] * len(gaps) if ends < 0 else [ends + gap for gap in gaps]
+        self.ends = [-1] * len(gaps) if ends < 0 else list(map(ends.__add__, gaps))
         self.next_end = min(self.ends)
         self.alive = [True] * len(gaps)  # still a lone segment
         self.live = len(gaps)
@@ -184,9 +189,10 @@ class Lone(Fresh):
         if max(self.gs) + widest + 1 < len(source):
             # every word within the widest gap: more than some members take (past their
             # work's end or their own gap), which ``pick`` checks exactly
-            steps = range(1, widest + 2)
-            self.conts = {source[g + k] for g in self.gs for k in steps}
-            self.conts.discard(0)
+            conts = self.conts
+            for k in range(1, widest + 2):
+                conts.update(map(source.__getitem__, map(k.__add__, self.gs)))
+            conts.discard(0)
         else:
             for g, gap in zip(self.gs, self.gaps, strict=True):
                 for p in range(g + 1, g + gap + 2):
@@ -198,7 +204,8 @@ class Lone(Fresh):
 
     def members_of(self, work: int) -> list[int]:
         """Members of ``work`` still kept as lone segments."""
-        return [k for k, w in enumerate(self.works) if w == work and self.alive[k]]
+        alive = self.alive
+        return [k for k in compress(range(len(alive)), map(work.__eq__, self.works)) if alive[k]]
 
     def close_gaps(self) -> None:
         self.conts = set()
@@ -239,6 +246,12 @@ class Lone(Fresh):
     def expire(self, n: int, final: bool, under_way: dict[int, int], barrier: int) -> None:
         """Close the members past their end (all when ``final``) that no run under way may
         still join (``under_way``: the first output word of such runs, by work)."""
+        if final or (n > max(self.ends) and under_way.keys().isdisjoint(self.work_set)):
+            # all past their end and no run under way of their works (the usual case): the
+            # whole group closes in one step, not member by member
+            self.alive = [False] * len(self.alive)
+            self.live, self.next_end = 0, _FAR
+            return
         next_end = _FAR
         sealed = self.last < barrier
         for k, ends in enumerate(self.ends):
@@ -267,11 +280,13 @@ class Lone(Fresh):
 class LoneGroups:
     """The groups of one session with lone segments left, bounded."""
 
-    __slots__ = ("items", "next_end", "works")
+    __slots__ = ("items", "most", "next_end")
 
     def __init__(self) -> None:
+        # Groups are few at a time and looked up by work only when a run breaks off: a scan
+        # of their work sets costs less than counts by work kept up to date (measured).
         self.items: list[Lone] = []
-        self.works: Counter[int] = Counter()  # groups with each work
+        self.most = 0  # lone segments kept, at most (``Lone.kill`` only lowers the count)
         self.next_end = _FAR  # no member closes before this (a lower bound)
 
     def __bool__(self) -> bool:
@@ -279,23 +294,33 @@ class LoneGroups:
 
     def add(self, group: Lone) -> None:
         self.items.append(group)
-        self.works.update(group.work_set)
-        self.next_end = min(self.next_end, group.next_end)
+        if group.next_end < self.next_end:
+            self.next_end = group.next_end
+        self.most += group.live
+        if self.most <= MAX_LONE:
+            return
         live = sum(g.live for g in self.items)
         while live > MAX_LONE and len(self.items) > 1:
             # bounded: the oldest group goes (lone segments cannot be findings alone)
             gone = self.items.pop(0)
             live -= gone.live
             gone.expire(0, True, {}, 0)
-            self._forget(gone)
+        self.most = live
 
     def of(self, work: int) -> Iterator[tuple[Lone, int]]:
         """The lone segments of ``work`` still kept: (group, member)."""
-        if self.works[work] > 0:
-            for group in self.items:
-                if work in group.work_set:
-                    for k in group.members_of(work):
-                        yield group, k
+        for group in self.items:
+            if work in group.work_set:
+                for k in group.members_of(work):
+                    yield group, k
+
+    def among(self, works: set[int]) -> set[int]:
+        """Those of ``works`` some group kept has (members still kept or not)."""
+        found: set[int] = set()
+        for group in self.items:
+            if not group.work_set.isdisjoint(works):
+                found |= group.work_set & works
+        return found
 
     def due(self, n: int) -> bool:
         """Whether some lone segment is past its end at output word ``n``."""
@@ -304,15 +329,17 @@ class LoneGroups:
     def expire(self, n: int, final: bool, under_way: dict[int, int], barrier: int) -> None:
         """``Lone.expire`` for every group; groups left with no member go."""
         kept = []
+        most = 0
+        next_end = _FAR
         for group in self.items:
             if final or group.next_end < n:
                 group.expire(n, final, under_way, barrier)
             if group.live:
                 kept.append(group)
-            else:
-                self._forget(group)
-        self.items = kept
-        self.next_end = min((g.next_end for g in kept), default=_FAR)
+                most += group.live
+                if group.next_end < next_end:
+                    next_end = group.next_end
+        self.items, self.most, self.next_end = kept, most, next_end
 
     def first_word(self) -> int:
         """The first output word of a lone segment still kept."""
@@ -323,11 +350,6 @@ class LoneGroups:
         for group in self.items:
             group.ends = [-1] * len(group.ends)
             group.next_end = self.next_end = -1
-
-    def _forget(self, group: Lone) -> None:
-        self.works.subtract(group.work_set)
-        if len(self.works) > 4 * MAX_LONE:
-            self.works = Counter({w: k for w, k in self.works.items() if k > 0})
 
 
 __all__ = ["GROUP_MIN", "MAX_LONE", "Fresh", "Lone", "LoneGroups", "Tables", "tables"]
