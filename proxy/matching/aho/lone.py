@@ -149,6 +149,7 @@ class Lone(Fresh):
         "live",
         "next_end",
         "open",
+        "rows",
         "work_set",
     )
 
@@ -173,6 +174,7 @@ class Lone(Fresh):
         self.work_set = set(self.works)
         self.open = [False] * len(gaps)  # still a broken-off run to pick up
         self.conts: set[int] = set()  # word ids that continue some open member
+        self.rows: list[list[int]] = []  # the ``k``-th next source word of every member
         self.gap_until = -1  # the last output word a member may be picked up at
 
     @classmethod
@@ -185,20 +187,19 @@ class Lone(Fresh):
 
     def await_continuations(self, source: Sequence[int]) -> None:
         """Every member is a broken-off run too: note the words that would continue each."""
-        widest = max(self.gaps)
-        if max(self.gs) + widest + 1 < len(source):
-            # every word within the widest gap: more than some members take (past their
-            # work's end or their own gap), which ``pick`` checks exactly
-            conts = self.conts
-            for k in range(1, widest + 2):
-                conts.update(map(source.__getitem__, map(k.__add__, self.gs)))
-            conts.discard(0)
-        else:
-            for g, gap in zip(self.gs, self.gaps, strict=True):
-                for p in range(g + 1, g + gap + 2):
-                    if not source[p]:
-                        break  # the work ends
-                    self.conts.add(source[p])
+        widest, gs, size = max(self.gaps), self.gs, len(source)
+        # Every word within the widest gap, a row per step over all members: more than some
+        # members take (past their work's end or their own gap), which ``pick`` checks.
+        if max(gs) + widest + 1 < size:
+            self.rows = [
+                list(map(source.__getitem__, map(k.__add__, gs))) for k in range(1, widest + 2)
+            ]
+        else:  # the end of the source (0 past it: no word continues there)
+            self.rows = [
+                [source[g + k] if g + k < size else 0 for g in gs] for k in range(1, widest + 2)
+            ]
+        self.conts = set().union(*self.rows)
+        self.conts.discard(0)
         self.open = [True] * len(self.gs)
         self.gap_until = self.last + widest + 1
 
@@ -208,7 +209,7 @@ class Lone(Fresh):
         return [k for k in compress(range(len(alive)), map(work.__eq__, self.works)) if alive[k]]
 
     def close_gaps(self) -> None:
-        self.conts = set()
+        self.conts, self.rows = set(), []
         self.open = [False] * len(self.open)
         self.gap_until = -1
 
@@ -217,25 +218,34 @@ class Lone(Fresh):
     ) -> list[Run]:
         """Members output word ``n`` (id ``wid``, offsets ``span``) picks up after an edit:
         one-word runs."""
-        out = []
-        last = self.last
-        for k, g in enumerate(self.gs):
-            if not self.open[k]:
+        rows = self.rows
+        # (member, step) where ``wid`` is, found row by row in C; a member's nearest counts
+        hits = [
+            (m, j)
+            for j, row in enumerate(rows)
+            if wid in row
+            for m in compress(range(len(row)), map(wid.__eq__, row))
+        ]
+        if not hits:
+            return []
+        hits.sort()
+        since = n - self.last - 1  # words since they broke off
+        out: list[Run] = []
+        seen = -1
+        for m, j in hits:
+            if m == seen:
                 continue
-            gap = self.gaps[k]
-            if n - last - 1 > gap:
-                self.open[k] = False  # too many words since it broke off
-                continue
-            for p in range(g + 1, g + gap + 2):
-                w = source[p]
-                if not w:
-                    break
-                if w == wid:
-                    self.open[k] = False
-                    if p not in followed:
-                        out.append(Run(p, p, n, n, *span, self.works[k]))
-                        followed.add(p)
-                    break
+            seen = m
+            gap = self.gaps[m]
+            if not self.open[m] or since > gap or j > gap:
+                continue  # picked up already, or too far: past its gap
+            if j and not all(rows[i][m] for i in range(j)):
+                continue  # its work ends before
+            self.open[m] = False
+            p = self.gs[m] + j + 1
+            if p not in followed:
+                out.append(Run(p, p, n, n, *span, self.works[m]))
+                followed.add(p)
         return out
 
     def kill(self, k: int) -> None:
