@@ -249,6 +249,16 @@ class Chains:
         """Whether any chain is kept or waits to be settled."""
         return bool(self.items or self._done or self.lones)
 
+    def idle(self, n: int) -> bool:
+        """Whether ``close`` at output word ``n`` (not final) would do nothing: no lone
+        segment is due and no chain can have closed (the usual chunk skips settling)."""
+        lones = self.lones
+        if lones.items and lones.next_end < n:
+            return False
+        if not self._done and n <= self._expiry:
+            return True
+        return not (self.items or self._done or lones.items)
+
     def _ends(self, chain: Chain) -> int:
         """The output word count after which ``chain`` is closed unless a run may join it."""
         if chain.segs[-1].last < self.barrier:

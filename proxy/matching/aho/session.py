@@ -148,7 +148,7 @@ class MatchSession:
             nxt = self._cleaner.next_char
             if nxt.isalpha() and nxt not in "nN":
                 self._end_pending()
-        if not self._waiting and not self._chains.busy:
+        if not self._waiting and self._chains.idle(self._n):
             return []  # the usual chunk: nothing to settle
         return self._settle()
 
