@@ -76,6 +76,7 @@ class Chains:
     __slots__ = (
         "_done",
         "_expiry",
+        "_gap",
         "_index",
         "_terms",
         "barrier",
@@ -89,6 +90,7 @@ class Chains:
         self.items: list[Chain] = []
         self._done: list[Chain] = []  # closed early to stay bounded
         self._terms: dict[int, _Terms] = {}
+        self._gap = tables(index).gap  # by work, for every run that breaks off
         # Chains of one segment that hold nothing (``Chain.hold_from`` None) and cannot be a
         # finding alone, most of what clean text meets: lone segments (``lone``), a window's
         # postings at a time or one by one.
@@ -116,7 +118,7 @@ class Chains:
 
     def broke(self, run: Run) -> None:
         """A run of a work with the gap rule broke off: look for its continuation."""
-        gap = self.terms(run.work).gap
+        gap = self._gap[run.work]
         if gap and run.last >= self.barrier:
             self.broken.add(run, gap)
 
@@ -163,12 +165,18 @@ class Chains:
                 forks.append(chain)
                 joined = True
         if not joined:
-            chain = Chain(work, self.terms(work))
-            chain.add(run, own(run.g0, run.g))
-            if chain.hold_from is None:
+            terms = self.terms(work)
+            if run.g - run.g0 < terms.budget:
+                # fewer source words than the budget, so fewer own words: it holds nothing
+                # (``Chain.add``), without counting them
                 self.lones.add(Lone.single(run, max_gap, self._lone_ends(run.last)))
             else:
-                forks.append(chain)
+                chain = Chain(work, terms)
+                chain.add(run, own(run.g0, run.g))
+                if chain.hold_from is None:
+                    self.lones.add(Lone.single(run, max_gap, self._lone_ends(run.last)))
+                else:
+                    forks.append(chain)
         for chain in forks:
             self._expiry = min(self._expiry, self._ends(chain))
         self.items += forks
