@@ -117,12 +117,15 @@ class MatchSession:
             first = max(self._live - self._lead_in, self._base)
             if first < self._n:
                 safe = min(safe, self._starts[first - self._base])
+        # compared, not ``min()``: asked after every delta, with a run or two under way
         for run in self._runs:
-            safe = min(safe, run.start)
-        if self._fresh is not None:
-            safe = min(safe, self._fresh.hold)
+            if run.start < safe:
+                safe = run.start
+        if self._fresh is not None and self._fresh.hold < safe:
+            safe = self._fresh.hold
         for run, _ in self._waiting:
-            safe = min(safe, run.start)
+            if run.start < safe:
+                safe = run.start
         return self._chains.hold(safe) if self._chains.items else safe
 
     @property
@@ -293,13 +296,17 @@ class MatchSession:
         w1, end = index.window - 1, self._ends[last - base]
         if self._runs:  # a set, not a scan of the runs per posting: a window can have hundreds
             followed = {run.g for run in self._runs}
-            postings = [q for q in postings if q + w1 not in followed]
+            if not followed.isdisjoint(map(w1.__add__, postings)):
+                postings = [q for q in postings if q + w1 not in followed]
         if len(postings) < lone.GROUP_MIN:
             others = [(q, index.work_index(q)) for q in postings]
         else:
             # those reaching further back than the window (rare) are runs
             before = ids[first - 1 - base] if first > base else 0
-            back = [q for q in postings if source[q - 1] == before] if before else []
+            if before and before in map(source.__getitem__, map((-1).__add__, postings)):
+                back = [q for q in postings if source[q - 1] == before]
+            else:
+                back = []
             gone = set(back)
             plain = [q for q in postings if q not in gone] if back else postings
             span = (first, last, self._starts[first - base], end)
