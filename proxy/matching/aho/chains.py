@@ -154,7 +154,7 @@ class Chains:
                         forks.append(fork)
                     joined = True
                     break
-        for group, k in list(self.lones.of(work)):
+        for group, k in self.lones.of(work):
             lone = group.run(k)
             seg = after(lone, run, max_gap, self.barrier)
             if seg is not None:
