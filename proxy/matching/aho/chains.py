@@ -276,12 +276,12 @@ class Chains:
 
     def _under_way(self, runs: list[Run], fresh: Fresh | None) -> dict[int, int]:
         """The first output word of the exact runs still being followed, by work."""
-        firsts: dict[int, int] = {}
+        # a window's postings all begin at its first word: their works at once, in C
+        firsts = {} if fresh is None else dict.fromkeys(fresh.works, fresh.first)
         for run in runs:
-            firsts[run.work] = min(run.first, firsts.get(run.work, run.first))
-        if fresh is not None:
-            for work, first in zip(fresh.works, fresh.firsts, strict=True):
-                firsts[work] = min(first, firsts.get(work, first))
+            known = firsts.get(run.work)
+            if known is None or run.first < known:
+                firsts[run.work] = run.first
         return firsts
 
     def _joinable(self, chain: Chain, ends: int, under_way: dict[int, int]) -> bool:
