@@ -353,17 +353,18 @@ class LoneGroups:
     def expire(self, n: int, final: bool, under_way: dict[int, int], barrier: int) -> None:
         """``Lone.expire`` for every group; groups left with no member go."""
         kept = []
-        most = 0
         next_end = _FAR
         for group in self.items:
             if final or group.next_end < n:
                 group.expire(n, final, under_way, barrier)
             if group.live:
                 kept.append(group)
-                most += group.live
                 if group.next_end < next_end:
                     next_end = group.next_end
-        self.items, self.most, self.next_end = kept, most, next_end
+        # ``most`` stays a bound (``add`` counts exactly only when it passes ``MAX_LONE``)
+        self.items, self.next_end = kept, next_end
+        if not kept:
+            self.most = 0
 
     def first_word(self) -> int:
         """The first output word of a lone segment still kept."""
