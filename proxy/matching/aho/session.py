@@ -123,9 +123,8 @@ class MatchSession:
                 safe = run.start
         if self._fresh is not None and self._fresh.hold < safe:
             safe = self._fresh.hold
-        for run, _ in self._waiting:
-            if run.start < safe:
-                safe = run.start
+        for run, _ in self._waiting:  # findings waiting: rare
+            safe = min(safe, run.start)
         return self._chains.hold(safe) if self._chains.items else safe
 
     @property
@@ -303,10 +302,9 @@ class MatchSession:
         else:
             # those reaching further back than the window (rare) are runs
             before = ids[first - 1 - base] if first > base else 0
+            back: list[int] = []
             if before and before in map(source.__getitem__, map((-1).__add__, postings)):
                 back = [q for q in postings if source[q - 1] == before]
-            else:
-                back = []
             gone = set(back)
             plain = [q for q in postings if q not in gone] if back else postings
             span = (first, last, self._starts[first - base], end)
