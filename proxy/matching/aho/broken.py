@@ -4,8 +4,9 @@ After an edit (a word changed, dropped or put in) a run breaks off; if one of th
 ``max_gap_words + 1`` output words is one of the next ``max_gap_words + 1`` words of its
 work, a new run starts there, to be joined to the old one as a near-verbatim chain.
 Stretches between edits too short to hold a whole window are found this way next to a found
-one (seeds still find every stretch of seed length on their own).  Entries are looked up by
-the word id that would continue them, so a word that continues none costs a dict look-up.
+one (seeds still find every stretch of seed length on their own).  A broken-off run is kept
+only for its gap's few words, and few are kept at a time: each keeps the words that would
+continue it in a list, looked through in C, with no index by word to keep up or sweep.
 """
 
 from __future__ import annotations
@@ -15,32 +16,25 @@ from collections.abc import Sequence
 from proxy.matching.aho.lone import Lone
 from proxy.matching.aho.runs import Run
 
-#: Continuation entries kept before the stale ones are swept out.
-_SWEEP = 1024
-
 
 class _Entry:
     """One broken-off run: where it may pick up again."""
 
-    __slots__ = ("gap", "last", "live", "work")
+    __slots__ = ("after", "gap", "last", "words", "work")
 
-    def __init__(self, last: int, gap: int, work: int) -> None:
+    def __init__(self, last: int, gap: int, work: int, after: int, words: list[int]) -> None:
         self.last, self.gap, self.work = last, gap, work
-        self.live = True
+        self.after, self.words = after, words  # ``words``: the source's from ``after`` on
 
 
 class BrokenOff:
     """The broken-off runs of one session (one by one, and a window's postings as groups)."""
 
-    __slots__ = ("_expect", "_open", "_picking", "_source", "_stored")
+    __slots__ = ("_open", "_picking", "_source")
 
     def __init__(self, source: Sequence[int]) -> None:
         self._source = source
-        # by the word id that would continue each (with the source position it continues
-        # at), and in the order they broke off
-        self._expect: dict[int, list[tuple[_Entry, int]]] = {}
-        self._open: list[_Entry] = []
-        self._stored = 0
+        self._open: list[_Entry] = []  # in the order they broke off
         self._picking: list[Lone] = []  # groups (``lone``) with members to pick up
 
     def __bool__(self) -> bool:
@@ -51,21 +45,15 @@ class BrokenOff:
         """Nothing broken off so far may be picked up (the request was sealed)."""
         for group in self._picking:
             group.close_gaps()
-        self._expect, self._open, self._stored, self._picking = {}, [], 0, []
+        self._open, self._picking = [], []
 
     def add(self, run: Run, gap: int) -> None:
         """``run`` broke off; its work allows ``gap`` edited words."""
-        entry = _Entry(run.last, gap, run.work)
-        source, expect, seen = self._source, self._expect, set()
-        for p in range(run.g + 1, run.g + gap + 2):
-            wid = source[p]
-            if not wid:
-                break  # the work ends
-            if wid not in seen:  # the nearest place a word continues it is the one taken
-                seen.add(wid)
-                expect.setdefault(wid, []).append((entry, p))
-        self._open.append(entry)
-        self._stored += len(seen)
+        after = run.g + 1
+        words = list(self._source[after : after + gap + 1])
+        if 0 in words:
+            del words[words.index(0) :]  # the work ends
+        self._open.append(_Entry(run.last, gap, run.work, after, words))
 
     def add_group(self, group: Lone) -> None:
         """Every member of ``group`` broke off."""
@@ -88,39 +76,23 @@ class BrokenOff:
                         followed = {run.g for run in runs}
                     runs += group.pick(wid, n, (start, end), self._source, followed)
             self._picking = picking
-        waiting = self._expect.get(wid)
-        if waiting:
-            if followed is None:
-                followed = {run.g for run in runs}
-            for entry, p in waiting:
-                if not entry.live or n - entry.last - 1 > entry.gap:
-                    continue
-                entry.live = False  # picked up (or already followed from here)
-                if p not in followed:
-                    runs.append(Run(p, p, n, n, start, end, entry.work))
-                    followed.add(p)
-            del self._expect[wid]
+        if not self._open:
+            return
         kept = []
         for entry in self._open:
-            if entry.live and n - entry.last - 1 <= entry.gap:
+            if n - entry.last - 1 > entry.gap:
+                continue  # too many words since it broke off
+            if wid not in entry.words:
                 kept.append(entry)
-            else:
-                entry.live = False
+                continue
+            # picked up at the nearest place the word continues it (or already followed)
+            p = entry.after + entry.words.index(wid)
+            if followed is None:
+                followed = {run.g for run in runs}
+            if p not in followed:
+                runs.append(Run(p, p, n, n, start, end, entry.work))
+                followed.add(p)
         self._open = kept
-        if not kept:
-            self._expect, self._stored = {}, 0
-        elif self._stored > _SWEEP:
-            self._sweep()
-
-    def _sweep(self) -> None:
-        """Drop continuation entries of runs that can no longer pick up (bounded memory)."""
-        expect: dict[int, list[tuple[_Entry, int]]] = {}
-        for wid, entries in self._expect.items():
-            kept = [(e, p) for e, p in entries if e.live]
-            if kept:
-                expect[wid] = kept
-        self._expect = expect
-        self._stored = sum(len(v) for v in expect.values())
 
 
 __all__ = ["BrokenOff"]

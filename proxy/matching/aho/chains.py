@@ -76,6 +76,7 @@ class Chains:
     __slots__ = (
         "_done",
         "_expiry",
+        "_gap",
         "_index",
         "_terms",
         "barrier",
@@ -89,6 +90,7 @@ class Chains:
         self.items: list[Chain] = []
         self._done: list[Chain] = []  # closed early to stay bounded
         self._terms: dict[int, _Terms] = {}
+        self._gap = tables(index).gap  # by work, for every run that breaks off
         # Chains of one segment that hold nothing (``Chain.hold_from`` None) and cannot be a
         # finding alone, most of what clean text meets: lone segments (``lone``), a window's
         # postings at a time or one by one.
@@ -116,7 +118,7 @@ class Chains:
 
     def broke(self, run: Run) -> None:
         """A run of a work with the gap rule broke off: look for its continuation."""
-        gap = self.terms(run.work).gap
+        gap = self._gap[run.work]
         if gap and run.last >= self.barrier:
             self.broken.add(run, gap)
 
@@ -152,7 +154,7 @@ class Chains:
                         forks.append(fork)
                     joined = True
                     break
-        for group, k in list(self.lones.of(work)):
+        for group, k in self.lones.of(work):
             lone = group.run(k)
             seg = after(lone, run, max_gap, self.barrier)
             if seg is not None:
@@ -163,12 +165,18 @@ class Chains:
                 forks.append(chain)
                 joined = True
         if not joined:
-            chain = Chain(work, self.terms(work))
-            chain.add(run, own(run.g0, run.g))
-            if chain.hold_from is None:
+            terms = self.terms(work)
+            if run.g - run.g0 < terms.budget:
+                # fewer source words than the budget, so fewer own words: it holds nothing
+                # (``Chain.add``), without counting them
                 self.lones.add(Lone.single(run, max_gap, self._lone_ends(run.last)))
             else:
-                forks.append(chain)
+                chain = Chain(work, terms)
+                chain.add(run, own(run.g0, run.g))
+                if chain.hold_from is None:
+                    self.lones.add(Lone.single(run, max_gap, self._lone_ends(run.last)))
+                else:
+                    forks.append(chain)
         for chain in forks:
             self._expiry = min(self._expiry, self._ends(chain))
         self.items += forks
@@ -190,9 +198,11 @@ class Chains:
         run (``join``, ``broke``); the rest become one group (``lone``).
         """
         busy = {chain.work for chain in self.items}
-        grouped, works = self.lones.works, fresh.works
-        if busy or grouped:
-            joining = [m for m in dead if works[m] in busy or grouped[works[m]] > 0]
+        works = fresh.works
+        if busy or self.lones:
+            present = set(works)
+            hot = (present & busy) | self.lones.among(present)
+            joining = [m for m in dead if works[m] in hot] if hot else []
             for m in joining:
                 run = fresh.run(m)
                 self.join(run, run.work, self.terms(run.work).gap)
@@ -204,7 +214,7 @@ class Chains:
             return
         gap = tables(self._index).gap
         ends = self._lone_ends(fresh.last)
-        group = Lone(fresh, dead, [gap[works[m]] for m in dead], ends)
+        group = Lone(fresh, dead, list(map(gap.__getitem__, map(works.__getitem__, dead))), ends)
         self.lones.add(group)
         if ends >= 0:  # not sealed
             self.broken.add_group(group)
@@ -247,6 +257,16 @@ class Chains:
         """Whether any chain is kept or waits to be settled."""
         return bool(self.items or self._done or self.lones)
 
+    def idle(self, n: int) -> bool:
+        """Whether ``close`` at output word ``n`` (not final) would do nothing: no lone
+        segment is due and no chain can have closed (the usual chunk skips settling)."""
+        lones = self.lones
+        if lones.items and lones.next_end < n:
+            return False
+        if not self._done and n <= self._expiry:
+            return True
+        return not (self.items or self._done or lones.items)
+
     def _ends(self, chain: Chain) -> int:
         """The output word count after which ``chain`` is closed unless a run may join it."""
         if chain.segs[-1].last < self.barrier:
@@ -256,12 +276,12 @@ class Chains:
 
     def _under_way(self, runs: list[Run], fresh: Fresh | None) -> dict[int, int]:
         """The first output word of the exact runs still being followed, by work."""
-        firsts: dict[int, int] = {}
+        # a window's postings all begin at its first word: their works at once, in C
+        firsts = {} if fresh is None else dict.fromkeys(fresh.works, fresh.first)
         for run in runs:
-            firsts[run.work] = min(run.first, firsts.get(run.work, run.first))
-        if fresh is not None:
-            for work, first in zip(fresh.works, fresh.firsts, strict=True):
-                firsts[work] = min(first, firsts.get(work, first))
+            known = firsts.get(run.work)
+            if known is None or run.first < known:
+                firsts[run.work] = run.first
         return firsts
 
     def _joinable(self, chain: Chain, ends: int, under_way: dict[int, int]) -> bool:

@@ -117,11 +117,13 @@ class MatchSession:
             first = max(self._live - self._lead_in, self._base)
             if first < self._n:
                 safe = min(safe, self._starts[first - self._base])
+        # compared, not ``min()``: asked after every delta, with a run or two under way
         for run in self._runs:
-            safe = min(safe, run.start)
-        if self._fresh is not None:
-            safe = min(safe, self._fresh.hold)
-        for run, _ in self._waiting:
+            if run.start < safe:
+                safe = run.start
+        if self._fresh is not None and self._fresh.hold < safe:
+            safe = self._fresh.hold
+        for run, _ in self._waiting:  # findings waiting: rare
             safe = min(safe, run.start)
         return self._chains.hold(safe) if self._chains.items else safe
 
@@ -148,7 +150,7 @@ class MatchSession:
             nxt = self._cleaner.next_char
             if nxt.isalpha() and nxt not in "nN":
                 self._end_pending()
-        if not self._waiting and not self._chains.busy:
+        if not self._waiting and self._chains.idle(self._n):
             return []  # the usual chunk: nothing to settle
         return self._settle()
 
@@ -293,13 +295,16 @@ class MatchSession:
         w1, end = index.window - 1, self._ends[last - base]
         if self._runs:  # a set, not a scan of the runs per posting: a window can have hundreds
             followed = {run.g for run in self._runs}
-            postings = [q for q in postings if q + w1 not in followed]
+            if not followed.isdisjoint(map(w1.__add__, postings)):
+                postings = [q for q in postings if q + w1 not in followed]
         if len(postings) < lone.GROUP_MIN:
             others = [(q, index.work_index(q)) for q in postings]
         else:
             # those reaching further back than the window (rare) are runs
             before = ids[first - 1 - base] if first > base else 0
-            back = [q for q in postings if source[q - 1] == before] if before else []
+            back: list[int] = []
+            if before and before in map(source.__getitem__, map((-1).__add__, postings)):
+                back = [q for q in postings if source[q - 1] == before]
             gone = set(back)
             plain = [q for q in postings if q not in gone] if back else postings
             span = (first, last, self._starts[first - base], end)

@@ -9,7 +9,7 @@ bucket number as its fingerprint, so a lookup is two directory reads and a bisec
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 SEED = 0xCBF29CE484222325
@@ -61,7 +61,7 @@ class Table:
         fps = self._fp
         lo, hi = self._dir[bucket], self._dir[bucket + 1]
         i = bisect_left(fps, fp, lo, hi)
-        j = i
-        while j < hi and fps[j] == fp:
-            j += 1
-        return i, j
+        if i == hi or fps[i] != fp:
+            return i, i  # the usual answer on clean text: no entry
+        # a common window has hundreds of entries of one fingerprint: a bisect, not a scan
+        return i, bisect_right(fps, fp, i + 1, hi)
