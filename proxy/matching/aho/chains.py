@@ -166,17 +166,16 @@ class Chains:
                 joined = True
         if not joined:
             terms = self.terms(work)
-            if run.g - run.g0 < terms.budget:
-                # fewer source words than the budget, so fewer own words: it holds nothing
-                # (``Chain.add``), without counting them
+            solo: Chain | None = None
+            # fewer source words than the budget, so fewer own words: it holds nothing
+            # (``Chain.add``), known without counting them
+            if run.g - run.g0 >= terms.budget:
+                solo = Chain(work, terms)
+                solo.add(run, own(run.g0, run.g))
+            if solo is None or solo.hold_from is None:
                 self.lones.add(Lone.single(run, max_gap, self._lone_ends(run.last)))
             else:
-                chain = Chain(work, terms)
-                chain.add(run, own(run.g0, run.g))
-                if chain.hold_from is None:
-                    self.lones.add(Lone.single(run, max_gap, self._lone_ends(run.last)))
-                else:
-                    forks.append(chain)
+                forks.append(solo)
         for chain in forks:
             self._expiry = min(self._expiry, self._ends(chain))
         self.items += forks
@@ -212,9 +211,9 @@ class Chains:
                 dead = [m for m in dead if m not in taken]
         if not dead:
             return
-        gap = tables(self._index).gap
         ends = self._lone_ends(fresh.last)
-        group = Lone(fresh, dead, list(map(gap.__getitem__, map(works.__getitem__, dead))), ends)
+        gaps = list(map(self._gap.__getitem__, map(works.__getitem__, dead)))
+        group = Lone(fresh, dead, gaps, ends)
         self.lones.add(group)
         if ends >= 0:  # not sealed
             self.broken.add_group(group)
