@@ -29,7 +29,6 @@ FORMAT_VERSION = 1
 DATA_START = 4096
 _HEADER = struct.Struct("<8sIIQQQQQ")  # magic, version, reserved, size, meta at/len, sums
 _ALIGN = 64
-_READ_CHUNK = 8 << 20
 # Files whose sections this process has checksummed, by (device, inode, mtime, size): the
 # command line checks an index before serving it, and serving must not pay for it twice.
 _verified: set[tuple[int, int, int, int]] = set()
@@ -169,16 +168,33 @@ def _open(path: Path, fd: int, verify: bool) -> IndexFile:
     return IndexFile(path, meta, buffer, (st.st_dev, st.st_ino, st.st_mtime_ns))
 
 
+def verified() -> list[tuple[int, int, int, int]]:
+    """The identities of the files this process has checksummed (see ``trust``)."""
+    return sorted(_verified)
+
+
+def trust(identities: list[tuple[int, int, int, int]]) -> None:
+    """Take files another process of ours checksummed as verified (a parent's, for workers).
+
+    An identity includes the modification time and size, so a file rewritten since (which
+    ``open_index`` refuses anyway: indexes are read-only and replaced by rename, which gives
+    a new inode) is checksummed again.
+    """
+    _verified.update(identities)
+
+
 def _data_sum(fd: int, end: int) -> int:
-    """xxh3-64 of the sections, read (not mapped) so the pages stay out of our resident set."""
-    digest = xxhash.xxh3_64()
-    buf = bytearray(_READ_CHUNK)
-    view = memoryview(buf)
-    at = DATA_START
-    while at < end:
-        n = os.preadv(fd, [view[: min(_READ_CHUNK, end - at)]], at)
-        if n <= 0:
-            raise IndexFileError("corrupt index (the file shrank while being read)")
-        digest.update(view[:n])
-        at += n
-    return digest.intdigest()
+    """xxh3-64 of the sections, hashed straight from a mapping that is closed again.
+
+    Hashing a mapping costs no copy, so it is about twice as quick as reading the file
+    into a buffer (0.3 s against 0.5-1.1 s for 890 MB here); the pages it touched leave
+    this process's resident set when the mapping closes, and stay in the page cache for
+    the serving mapping.
+    """
+    if end <= DATA_START:
+        return xxhash.xxh3_64_intdigest(b"")
+    with mmap.mmap(fd, end, access=mmap.ACCESS_READ) as whole:
+        if hasattr(mmap, "MADV_SEQUENTIAL"):
+            whole.madvise(mmap.MADV_SEQUENTIAL)
+        with memoryview(whole) as view, view[DATA_START:end] as data:
+            return xxhash.xxh3_64_intdigest(data)
