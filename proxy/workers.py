@@ -29,10 +29,8 @@ from typing import Any
 
 import structlog
 
-from proxy.cache_prune import load_and_prune
-from proxy.matching.engines import is_cached
+from proxy.matching.index_files import IndexFileError, check_index, trust, verified
 from proxy.metrics import MULTIPROC_ENV
-from proxy.rules import RulesError, load_rules
 from proxy.settings import Settings
 
 log = structlog.get_logger("copyguard")
@@ -47,8 +45,12 @@ class Supervisor:
         self.settings = settings
         self.metrics_dir = tempfile.mkdtemp(prefix="copyguard-metrics-")
         self.env = {**os.environ, MULTIPROC_ENV: self.metrics_dir}
+        # the index files this process checksummed: a worker maps them without a second pass
         given = {"parent": os.getpid(), "settings": settings.model_dump()}
         self.payload = pickle.dumps(given, protocol=pickle.HIGHEST_PROTOCOL)
+        # Second message to a worker: the index files this parent checksummed (None: the
+        # index was refused).  Sent once the check is done, which runs while workers import.
+        self.verdict: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.workers: dict[int, asyncio.subprocess.Process] = {}  # slot -> process
         self.started: dict[int, float] = {}
         self.stop = asyncio.Event()
@@ -67,14 +69,41 @@ class Supervisor:
         assert proc.stdin is not None
         proc.stdin.write(self.payload)
         await proc.stdin.drain()
-        proc.stdin.close()
+        if args:  # the cache warmer maps no index
+            proc.stdin.close()
+        else:
+            self.spawn(self._send_verdict(proc.stdin))
         return proc
+
+    async def _send_verdict(self, stdin: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):  # a worker that already died
+            stdin.write(await self.verdict)
+            await stdin.drain()
+        stdin.close()
+
+    async def check_index(self) -> bool:
+        """Checksum the index (the workers wait for it before they map it); False if refused."""
+        index = self.settings.index
+        try:
+            if index is not None:
+                await asyncio.to_thread(check_index, index)
+        except IndexFileError as e:
+            log.error("index_refused", reason=str(e))
+            print(f"copyguard serve: {e}", file=sys.stderr)
+            self.verdict.set_result(pickle.dumps(None))
+            return False
+        self.verdict.set_result(pickle.dumps(verified(), protocol=pickle.HIGHEST_PROTOCOL))
+        return True
 
     async def prebuild(self) -> bool:
         """Compile the rules into the shared cache, so that the workers only load them."""
         folder = self.settings.rules_folder
         if self.settings.cache_dir is None or folder is None:
             return True  # nothing to share: every worker compiles (or maps) its own
+        from proxy.cache_prune import load_and_prune
+        from proxy.matching.engines import is_cached
+        from proxy.rules import RulesError, load_rules
+
         try:  # reading the folder is quick; compiling is what a child process is for
             catalogue = await asyncio.to_thread(load_rules, folder)
         except (RulesError, OSError) as e:
@@ -133,6 +162,8 @@ class Supervisor:
             return 1
         for slot in range(n):
             await self.start_worker(slot)
+        if not await self.check_index():
+            return 2
         if self.settings.watch_rules:
             from proxy.reload import watch_folder
 
@@ -189,6 +220,9 @@ async def supervise(settings: Settings) -> int:
 
 
 def _prebuild(settings: Settings) -> int:
+    from proxy.cache_prune import load_and_prune
+    from proxy.rules import RulesError, load_rules
+
     started = time.perf_counter()
     try:
         folder = settings.rules_folder or settings.rules
@@ -213,10 +247,10 @@ def _die_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     """A worker (or with ``--prebuild``, the cache warmer); settings pickled on stdin."""
-    from proxy.reload import defer_sighup
+    from proxy.sighup import defer_sighup
 
     defer_sighup()  # a SIGHUP before the loop is up must not kill the worker
-    given = pickle.loads(sys.stdin.buffer.read())
+    given = pickle.load(sys.stdin.buffer)
     parent: int = given["parent"]
     _die_with_parent()
     if os.getppid() != parent:
@@ -229,6 +263,13 @@ def main(argv: list[str]) -> int:
         return _prebuild(settings)
     from proxy.serve import run_loop, serve
 
+    try:  # imported meanwhile; now the parent's word on the index (see Supervisor.verdict)
+        files = pickle.load(sys.stdin.buffer)
+    except EOFError:
+        return 1  # the parent died
+    if files is None:
+        return 1  # the parent refused the index and says why
+    trust(files)
     structlog.contextvars.bind_contextvars(worker=os.getpid())
     run_loop(settings, serve(settings, parent_pid=parent))
     return 0

@@ -69,11 +69,6 @@ def withdrawn_ids(index: Path) -> frozenset[str]:
     return frozenset(line for line in lines if line)
 
 
-def check_index(index: Path) -> None:
-    """Open ``index`` as ``load_matcher`` would; ``IndexFileError`` says why it cannot be used."""
-    open_index(index)
-
-
 def cache_entry(catalogue: Catalogue, cache_dir: Path) -> Path:
     """Where ``cache_dir`` keeps (or would keep) the compiled ``catalogue``."""
     return cache_dir / aho_cache.cache_key(catalogue)
@@ -110,7 +105,6 @@ __all__ = [
     "Warn",
     "build_matcher",
     "cache_entry",
-    "check_index",
     "is_cached",
     "load_matcher",
     "short_runs",

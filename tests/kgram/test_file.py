@@ -97,3 +97,27 @@ def test_scan_refuses_a_bad_index_without_a_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "data checksum" in proc.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_a_corrupt_index_before_serving(tmp_path: Path, workers: str) -> None:
+    """``serve --index`` on a corrupt file exits 2 with the reason, with one process or workers.
+
+    With workers the parent checksums the file while they start; none of them may serve it.
+    """
+    path = _built(tmp_path)
+    _rewrite(path, _flip(4100))
+    args = ["serve", "--index", str(path), "--listen", "127.0.0.1:0", "--workers", workers]
+    env = {**os.environ, "COPYGUARD_UPSTREAM": "http://127.0.0.1:9", "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "proxy.cli", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+    )
+    said = [line for line in proc.stderr.splitlines() if line.startswith("copyguard serve:")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert len(said) == 1 and "data checksum" in said[0] and str(path) in said[0]
+    assert '"event": "listening"' not in proc.stdout + proc.stderr
