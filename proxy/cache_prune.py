@@ -21,11 +21,11 @@ import structlog
 from proxy.matching.catalogue import Catalogue
 from proxy.matching.engines import Warn, cache_entry, load_matcher
 from proxy.matching.seam import Matcher
+from proxy.settings import CACHE_KEEP_BYTES as KEEP_BYTES
+from proxy.settings import CACHE_KEEP_ENTRIES as KEEP_ENTRIES
 
 log = structlog.get_logger("copyguard.cache")
 
-KEEP_ENTRIES = 3
-KEEP_BYTES = 1 << 30
 _ENTRY = re.compile(r"[0-9a-f]{32}")
 _STALE_TMP_SECONDS = 3600.0  # a writer's temporary directory older than this was abandoned
 

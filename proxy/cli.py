@@ -9,9 +9,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
-from proxy.demo.__main__ import add_arguments as add_demo_arguments
-from proxy.matching.engines import IndexFileError, check_index, load_matcher
-from proxy.rules import RulesError, iter_works, load_rules, rules_bytes
+# Each command imports what it runs: ``serve`` with workers must get to spawning them without
+# loading the matcher, the handlers or the demo server in the parent.
+from proxy.demo_options import add_arguments as add_demo_arguments
 from proxy.settings import default_cache_dir
 from proxy.settings_cli import add_settings_options, config_file, given_settings
 
@@ -152,7 +152,8 @@ def _cache_options(parser: argparse.ArgumentParser, no_cache: bool = True) -> No
 
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:
-    from proxy.cache_prune import KEEP_BYTES, KEEP_ENTRIES
+    from proxy.settings import CACHE_KEEP_BYTES as KEEP_BYTES
+    from proxy.settings import CACHE_KEEP_ENTRIES as KEEP_ENTRIES
 
     parser.add_argument(
         "--keep",
@@ -201,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from proxy.matching.index_files import check_index
     from proxy.settings import load_settings
     from proxy.settings_cli import render_settings, sources
 
@@ -213,18 +215,32 @@ def _serve(args: argparse.Namespace) -> int:
             return 0
         # fail fast, with file and line (or the index's one-line reason), before binding ports
         if settings.rules_folder is not None:
-            load_rules(settings.rules_folder)
+            _check_rules(settings.rules_folder)
         if settings.index is not None:
-            check_index(settings.index)
+            # with workers, the parent checksums the sections while they start (proxy.workers)
+            check_index(settings.index, verify=settings.workers == 1)
     except ValidationError as e:
         print(f"copyguard serve: bad settings: {_first_error(e)}", file=sys.stderr)
         return 2
-    except (RulesError, OSError) as e:  # IndexFileError is an OSError
+    except (_BadRules, OSError) as e:  # IndexFileError is an OSError
         print(f"copyguard serve: {e}", file=sys.stderr)
         return 2
     from proxy.launch import run
 
     return run(settings)
+
+
+class _BadRules(Exception):
+    """A rules folder ``serve`` refuses (``RulesError``'s message, without importing it early)."""
+
+
+def _check_rules(folder: Path) -> None:
+    from proxy.rules import RulesError, load_rules
+
+    try:
+        load_rules(folder)
+    except RulesError as e:
+        raise _BadRules(str(e)) from None
 
 
 def _first_error(e: Any) -> str:
@@ -233,6 +249,8 @@ def _first_error(e: Any) -> str:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from proxy.matching.engines import IndexFileError, load_matcher
+    from proxy.rules import RulesError, load_rules
     from proxy.scan import ScanOptions, report_boilerplate, run_scan
 
     if args.min_words is not None and not 1 <= args.min_words <= 1000:
@@ -275,6 +293,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _build_index(args: argparse.Namespace) -> int:
     from proxy.build_index import build_from_rules, merge
+    from proxy.matching.index_files import IndexFileError
+    from proxy.rules import RulesError, iter_works, load_rules, rules_bytes
 
     if args.rules is None and args.merge is None:
         print("copyguard build-index: give --rules (and --merge INDEX to fold)", file=sys.stderr)

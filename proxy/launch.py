@@ -1,7 +1,8 @@
 """``copyguard serve``: one process, or a parent supervising N workers (``proxy.workers``).
 
 Kept apart from ``proxy.serve`` (one process's listeners) so that serve and workers do not
-import each other: both are chosen from here.
+import each other: both are chosen from here, and only the one chosen is imported (a parent
+that supervises workers never loads the handlers or the matcher itself).
 """
 
 from __future__ import annotations
@@ -9,11 +10,9 @@ from __future__ import annotations
 import asyncio
 
 from proxy.logs import configure_logging
-from proxy.reload import defer_sighup
-from proxy.serve import run_loop, serve
 from proxy.settings import Settings
+from proxy.sighup import defer_sighup
 from proxy.startup import check_upstreams, log_in_force
-from proxy.workers import supervise
 
 
 def run(settings: Settings) -> int:
@@ -23,6 +22,10 @@ def run(settings: Settings) -> int:
     log_in_force(settings)
     check_upstreams(settings)
     if settings.workers > 1:
+        from proxy.workers import supervise
+
         return asyncio.run(supervise(settings))
+    from proxy.serve import run_loop, serve
+
     run_loop(settings, serve(settings))
     return 0

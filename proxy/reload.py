@@ -159,23 +159,3 @@ async def reload_handler(request: web.Request) -> web.Response:
     except TimeoutError:
         return web.json_response({"result": "error", "reason": "reload timed out"}, status=504)
     return web.json_response(result, status=200 if result["result"] == "ok" else 422)
-
-
-_deferred_sighup = False
-
-
-def defer_sighup() -> None:
-    """Until the event loop takes over SIGHUP, note it (its default action would kill us)."""
-
-    def note(signum: int, frame: object) -> None:
-        global _deferred_sighup
-        _deferred_sighup = True
-
-    signal.signal(signal.SIGHUP, note)
-
-
-def take_deferred_sighup() -> bool:
-    """Whether a SIGHUP arrived while starting up (then the rules are loaded once more)."""
-    global _deferred_sighup
-    seen, _deferred_sighup = _deferred_sighup, False
-    return seen

@@ -15,9 +15,10 @@ from aiohttp import web
 
 from proxy.app import make_admin_app, make_app, make_state
 from proxy.cache_prune import load_and_prune
-from proxy.reload import RulesReloader, take_deferred_sighup
+from proxy.reload import RulesReloader
 from proxy.rules import load_rules
 from proxy.settings import Settings, host_port
+from proxy.sighup import take_deferred_sighup
 
 log = structlog.get_logger("copyguard")
 LISTEN_BACKLOG = 2048

@@ -20,6 +20,9 @@ from pydantic_settings import (
 
 # The sample rules, shipped inside the package (in a checkout, a link to rules/).
 DEFAULT_RULES = (Path(__file__).parent / "sample_rules").resolve()
+# what ``copyguard cache prune`` keeps by default (newest entries, bytes in all)
+CACHE_KEEP_ENTRIES = 3
+CACHE_KEEP_BYTES = 1 << 30
 
 
 def default_cache_dir() -> Path:

@@ -13,10 +13,10 @@ from proxy.demo.server import (
     DEMO_WORKS,
     DemoSettings,
     DemoStats,
-    default_rules_dir,
     make_demo_app,
     serve_demo,
 )
+from proxy.demo_options import default_rules_dir
 
 __all__ = [
     "ANSWERS_HEADER",

@@ -5,39 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from pathlib import Path
 
-from proxy.demo.server import DemoSettings, default_rules_dir, serve_demo
+from proxy.demo.server import DemoSettings, serve_demo
+from proxy.demo_options import add_arguments
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The demo upstream's command-line options (shared with the ``copyguard`` CLI)."""
-    parser.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=9100, help="port (default: %(default)s)")
-    parser.add_argument(
-        "--rules-dir",
-        type=Path,
-        default=default_rules_dir(),
-        help="works it can reproduce when asked for them (default: the sample rules)",
-    )
-    parser.add_argument(
-        "--delay-ms",
-        type=float,
-        default=20.0,
-        help="pause between chunks, milliseconds (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--chunk-chars", type=int, default=4, help="characters per chunk (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--max-chunks",
-        type=int,
-        default=None,
-        help="exact chunks per answer (default: as many as --chunk-chars gives)",
-    )
-    parser.add_argument(
-        "--model", default="copyguard-demo", help="model name it reports (default: %(default)s)"
-    )
+__all__ = ["add_arguments", "main", "run_from_args", "settings_from"]
 
 
 def settings_from(args: argparse.Namespace) -> DemoSettings:

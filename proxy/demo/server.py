@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-import proxy
 from proxy.demo import extras
 from proxy.demo.answers import (
     CLEAN,
@@ -46,11 +45,6 @@ LEAD_HEADER = "x-demo-lead"  # with x-demo-next: a sentence before the words
 ANSWERS_HEADER = "x-demo-answers"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def default_rules_dir() -> Path:
-    """The sample rules shipped in the package (in a checkout: the repository's ``rules/``)."""
-    return (Path(proxy.__file__).parent / "sample_rules").resolve()
 
 
 @dataclass(frozen=True)
