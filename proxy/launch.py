@@ -20,11 +20,11 @@ def run(settings: Settings) -> int:
     configure_logging(settings.log_level)
     defer_sighup()
     log_in_force(settings)
-    check_upstreams(settings)
-    if settings.workers > 1:
+    if settings.workers > 1:  # the supervisor checks the upstreams once workers are spawned
         from proxy.workers import supervise
 
         return asyncio.run(supervise(settings))
+    check_upstreams(settings)
     from proxy.serve import run_loop, serve
 
     run_loop(settings, serve(settings))

@@ -32,6 +32,7 @@ import structlog
 from proxy.matching.index_files import IndexFileError, check_index, trust, verified
 from proxy.metrics import MULTIPROC_ENV
 from proxy.settings import Settings
+from proxy.startup import check_upstreams
 
 log = structlog.get_logger("copyguard")
 
@@ -162,7 +163,12 @@ class Supervisor:
             return 1
         for slot in range(n):
             await self.start_worker(slot)
-        if not await self.check_index():
+        # both while the workers import: an upstream that drops the connection attempt
+        # would otherwise hold their start for the check's whole timeout
+        checked, _ = await asyncio.gather(
+            self.check_index(), asyncio.to_thread(check_upstreams, self.settings)
+        )
+        if not checked:
             return 2
         if self.settings.watch_rules:
             from proxy.reload import watch_folder

@@ -112,7 +112,8 @@ def _serve_logs(tmp_path: Path, upstream: str, *args: str) -> tuple[list[dict[st
         )
         try:
             wait_healthy(proc, port, log.read_text)
-            bound = {c.laddr for c in psutil.Process(proc.pid).net_connections("tcp")}
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children()]  # workers
+            bound = {c.laddr for p in tree for c in p.net_connections("tcp")}
             assert bound == {("127.0.0.1", port)}, bound  # `--listen PORT` is loopback only
         finally:
             proc.terminate()
@@ -121,24 +122,29 @@ def _serve_logs(tmp_path: Path, upstream: str, *args: str) -> tuple[list[dict[st
     return events, port
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("reachable", [True, False])
-def test_start_up_log_says_what_is_in_force(tmp_path: Path, reachable: bool) -> None:
-    """The first event lists upstream, rules, addresses, workers and loop; a dead upstream warns."""
+def test_start_up_log_says_what_is_in_force(tmp_path: Path, reachable: bool, workers: int) -> None:
+    """The first event lists upstream, rules, addresses, workers and loop; a dead upstream warns.
+
+    With workers, the parent checks the upstream while they start, and warns once.
+    """
     with socket.socket() as upstream_sock:
         upstream_sock.bind(("127.0.0.1", 0))
         if reachable:
             upstream_sock.listen()
         upstream = f"http://127.0.0.1:{upstream_sock.getsockname()[1]}"
-        events, port = _serve_logs(tmp_path, upstream)
+        events, port = _serve_logs(tmp_path, upstream, "--workers", str(workers))
     by_name = {e["event"]: e for e in events}
     start = events[0]
     assert start["event"] == "starting" and start["upstream"] == upstream
     assert start["listen"] == f"http://127.0.0.1:{port}"
     assert start["admin"] == f"http://127.0.0.1:{port} (loopback)"
-    assert start["rules"] == str(REPO / "rules") and start["workers"] == 1
+    assert start["rules"] == str(REPO / "rules") and start["workers"] == workers
     assert start["event_loop"] == "asyncio" and start["cache_dir"] == str(tmp_path / "cache")
     assert by_name["listening"]["address"] == f"http://127.0.0.1:{port}"
-    assert ("upstream_unreachable" in by_name) is not reachable
+    warned = [e for e in events if e["event"] == "upstream_unreachable"]
+    assert len(warned) == (0 if reachable else 1)
     if not reachable:
         warning = by_name["upstream_unreachable"]
         assert warning["upstream"] == upstream and warning["level"] == "warning"
