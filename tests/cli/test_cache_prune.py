@@ -71,9 +71,10 @@ def test_cache_prune_command_reports_what_it_removed(tmp_path: Path) -> None:
 
 def test_serving_prunes_old_entries_and_keeps_the_one_in_use(tmp_path: Path) -> None:
     """Loading rules for serving marks their entry used and prunes beyond the default limits."""
-    from proxy.cache_prune import KEEP_ENTRIES, load_and_prune
+    from proxy.cache_prune import load_and_prune
     from proxy.matching.engines import cache_entry
     from proxy.rules import load_rules
+    from proxy.settings import CACHE_KEEP_ENTRIES as KEEP_ENTRIES
     from tests.conftest import SAMPLE_RULES
 
     old = make_entries(tmp_path, [10] * (KEEP_ENTRIES + 2))
