@@ -215,32 +215,25 @@ def _serve(args: argparse.Namespace) -> int:
             return 0
         # fail fast, with file and line (or the index's one-line reason), before binding ports
         if settings.rules_folder is not None:
-            _check_rules(settings.rules_folder)
+            from proxy.rules import RulesError, load_rules
+
+            try:
+                load_rules(settings.rules_folder)
+            except RulesError as e:
+                print(f"copyguard serve: {e}", file=sys.stderr)
+                return 2
         if settings.index is not None:
             # with workers, the parent checksums the sections while they start (proxy.workers)
             check_index(settings.index, verify=settings.workers == 1)
     except ValidationError as e:
         print(f"copyguard serve: bad settings: {_first_error(e)}", file=sys.stderr)
         return 2
-    except (_BadRules, OSError) as e:  # IndexFileError is an OSError
+    except OSError as e:  # IndexFileError is an OSError
         print(f"copyguard serve: {e}", file=sys.stderr)
         return 2
     from proxy.launch import run
 
     return run(settings)
-
-
-class _BadRules(Exception):
-    """A rules folder ``serve`` refuses (``RulesError``'s message, without importing it early)."""
-
-
-def _check_rules(folder: Path) -> None:
-    from proxy.rules import RulesError, load_rules
-
-    try:
-        load_rules(folder)
-    except RulesError as e:
-        raise _BadRules(str(e)) from None
 
 
 def _first_error(e: Any) -> str:

@@ -46,7 +46,6 @@ class Supervisor:
         self.settings = settings
         self.metrics_dir = tempfile.mkdtemp(prefix="copyguard-metrics-")
         self.env = {**os.environ, MULTIPROC_ENV: self.metrics_dir}
-        # the index files this process checksummed: a worker maps them without a second pass
         given = {"parent": os.getpid(), "settings": settings.model_dump()}
         self.payload = pickle.dumps(given, protocol=pickle.HIGHEST_PROTOCOL)
         # Second message to a worker: the index files this parent checksummed (None: the
